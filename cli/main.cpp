@@ -1,0 +1,113 @@
+// pipe-run's entry point: the command line, the config, the run, the exit code.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "cli/config.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/summary.hpp"
+#include "pipeline/cpu_budget.hpp"
+#include "pipeline/engine.hpp"
+#include "stages/hash.hpp"
+#include "stages/registry.hpp"
+
+namespace piperun::cli {
+namespace {
+
+enum class Verbosity { quiet, normal, verbose };
+
+pipeline::EngineOptions engine_options(const Config& config) {
+  pipeline::EngineOptions options;
+  options.input = config.input;
+  options.pipeline = config.pipeline;
+  options.output = config.output;
+  options.cpu_threads =
+      config.pipeline.threads > 0 ? config.pipeline.threads : pipeline::usable_cpus();
+  const auto& stages = config.pipeline.stages;
+  if (std::find(stages.begin(), stages.end(), "hash") != stages.end()) {
+    for (stages::HashAlgorithm algorithm : config.hash.algorithms) {
+      const std::string name(stages::algorithm_name(algorithm));
+      options.checksum_files.push_back(
+          {name, pipeline::ChecksumWriter::checksum_path_for(config.output.checksums, name)});
+    }
+  }
+  options.manifest_header.tool_version = "pipe-run " PIPE_RUN_VERSION;
+  options.manifest_header.config_file = config.file.string();
+  for (const auto& root : config.input.paths) options.manifest_header.roots.push_back(root.string());
+  options.manifest_header.stages = stages;
+  return options;
+}
+
+void report_file(const pipeline::FileRecord& record, Verbosity verbosity) {
+  switch (record.status) {
+    case pipeline::FileStatus::ok:
+      if (verbosity == Verbosity::verbose) fmt::print(stderr, "ok: {}\n", record.rel_path);
+      break;
+    case pipeline::FileStatus::failed:
+      fmt::print(stderr, "pipe-run: {}: {}\n", record.rel_path, record.error);
+      break;
+    case pipeline::FileStatus::skipped:
+      // A symlink left unfollowed is what the user asked for; other skips deserve a word.
+      if (verbosity == Verbosity::verbose || (verbosity == Verbosity::normal && record.kind != "symlink")) {
+        fmt::print(stderr, "pipe-run: {}: {}\n", record.rel_path, record.error);
+      }
+      break;
+  }
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"pipe-run: read, hash, compress, write and upload batch directories in one pass"};
+  app.set_version_flag("--version", "pipe-run " PIPE_RUN_VERSION);
+  std::string config_file;
+  std::vector<std::string> overrides;
+  bool quiet = false;
+  bool verbose = false;
+  app.add_option("CONFIG", config_file, "the job's TOML configuration")->required();
+  app.add_option("--set", overrides, "override a key: section.key=value (value in TOML syntax)")
+      ->take_all();
+  app.add_flag("-q,--quiet", quiet, "print errors only");
+  app.add_flag("-v,--verbose", verbose, "print every file");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  const Verbosity verbosity = quiet ? Verbosity::quiet : verbose ? Verbosity::verbose : Verbosity::normal;
+
+  auto config = load_config(config_file, overrides);
+  if (!config) {
+    fmt::print(stderr, "pipe-run: {}\n", config.error().message);
+    return kExitUsage;
+  }
+  stages::StageOptions stage_options{config->hash, config->compress, config->upload};
+  auto stages = stages::make_stages(config->pipeline.stages, stage_options);
+  if (!stages) {
+    fmt::print(stderr, "pipe-run: {}: pipeline.stages: {}\n", config_file, stages.error());
+    return kExitUsage;
+  }
+
+  pipeline::EngineHooks hooks;
+  hooks.on_file_done = [verbosity](const pipeline::FileRecord& record) {
+    report_file(record, verbosity);
+  };
+  pipeline::Engine engine(engine_options(*config), std::move(*stages), std::move(hooks));
+  auto stats = engine.run();
+  if (!stats) {
+    fmt::print(stderr, "pipe-run: {}\n", stats.error().message);
+    if (stats.error().kind == pipeline::RunError::Kind::no_files) return kExitUsage;
+    return kExitFatal;
+  }
+  if (stats->files_total() == 0 && config->input.if_no_files == pipeline::IfNoFiles::warn) {
+    fmt::print(stderr, "pipe-run: warning: no input files matched\n");
+  }
+  if (verbosity != Verbosity::quiet) fmt::print(stderr, "{}\n", format_summary(*stats));
+  return stats->files_failed > 0 ? kExitSomeFailed : kExitOk;
+}
+
+}  // namespace
+}  // namespace piperun::cli
+
+int main(int argc, char** argv) { return piperun::cli::run(argc, argv); }

@@ -1,0 +1,17 @@
+#include "cli/summary.hpp"
+
+#include <fmt/core.h>
+
+namespace piperun::cli {
+
+std::string format_summary(const pipeline::RunStats& stats) {
+  const double seconds = std::chrono::duration<double>(stats.duration).count();
+  return fmt::format(
+      "pipe-run: {} files ({} ok, {} failed, {} skipped), {:.1f} MB read in {:.2f} s "
+      "({:.1f} MB/s, {:.0f} files/s)",
+      stats.files_total(), stats.files_ok, stats.files_failed, stats.files_skipped,
+      static_cast<double>(stats.bytes_in) / 1e6, seconds, stats.throughput_mb_s(),
+      seconds > 0 ? static_cast<double>(stats.files_total()) / seconds : 0.0);
+}
+
+}  // namespace piperun::cli

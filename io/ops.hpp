@@ -1,0 +1,254 @@
+// Awaitable ring operations. Each awaitable is the Operation the ring completes: it lives in
+// the awaiting coroutine's frame, so an operation costs no allocation.
+//
+// Results are values: std::expected<T, std::error_code> carrying the kernel's errno.
+// Retried here, invisibly to the caller: -EAGAIN and -EINTR (the request was not done, doing it
+// again is safe), and short reads and writes (the rest is re-issued until done or EOF).
+#pragma once
+
+#include <fcntl.h>
+#include <linux/stat.h>
+#include <liburing.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <system_error>
+
+#include "io/ring.hpp"
+
+namespace piperun::io {
+
+inline std::error_code errno_code(int negative_errno) {
+  return {-negative_errno, std::system_category()};
+}
+
+inline bool is_transient(int result) { return result == -EAGAIN || result == -EINTR; }
+
+// A one-shot operation: submitted when awaited, resumes the awaiting coroutine on completion.
+class OneShotOp : public Operation {
+ public:
+  OneShotOp(const OneShotOp&) = delete;
+  OneShotOp& operator=(const OneShotOp&) = delete;
+
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> waiter) noexcept {
+    waiter_ = waiter;
+    ring_->submit(*this);
+  }
+
+ protected:
+  OneShotOp(Ring& ring, PrepareFn prepare_fn, bool retry_transient) : ring_(&ring) {
+    prepare = prepare_fn;
+    complete = retry_transient ? &complete_retrying : &complete_once;
+  }
+  int result() const noexcept { return result_; }
+
+ private:
+  static void complete_once(Operation& self, int result, std::uint32_t) {
+    auto& op = static_cast<OneShotOp&>(self);
+    op.result_ = result;
+    op.waiter_.resume();
+  }
+  static void complete_retrying(Operation& self, int result, std::uint32_t flags) {
+    auto& op = static_cast<OneShotOp&>(self);
+    if (is_transient(result)) {
+      op.ring_->submit(op);
+      return;
+    }
+    complete_once(self, result, flags);
+  }
+
+  Ring* ring_;
+  int result_ = 0;
+  std::coroutine_handle<> waiter_;
+};
+
+// openat(2): resumes with the new file descriptor. `path` must outlive the operation.
+class OpenAt final : public OneShotOp {
+ public:
+  OpenAt(Ring& ring, int dir_fd, const char* path, int flags, mode_t mode = 0)
+      : OneShotOp(ring, &prep, true), dir_fd_(dir_fd), path_(path), flags_(flags), mode_(mode) {}
+  std::expected<int, std::error_code> await_resume() const noexcept {
+    if (result() < 0) return std::unexpected(errno_code(result()));
+    return result();
+  }
+
+ private:
+  static void prep(Operation& self, io_uring_sqe& sqe) {
+    auto& op = static_cast<OpenAt&>(self);
+    io_uring_prep_openat(&sqe, op.dir_fd_, op.path_, op.flags_ | O_CLOEXEC, op.mode_);
+  }
+  int dir_fd_;
+  const char* path_;
+  int flags_;
+  mode_t mode_;
+};
+
+// statx(2) into `*out`, which must outlive the operation. For an open file: path "" with
+// AT_EMPTY_PATH.
+class Statx final : public OneShotOp {
+ public:
+  Statx(Ring& ring, int dir_fd, const char* path, int flags, unsigned mask, struct statx* out)
+      : OneShotOp(ring, &prep, true),
+        dir_fd_(dir_fd),
+        path_(path),
+        flags_(flags),
+        mask_(mask),
+        out_(out) {}
+  std::expected<void, std::error_code> await_resume() const noexcept {
+    if (result() < 0) return std::unexpected(errno_code(result()));
+    return {};
+  }
+
+ private:
+  static void prep(Operation& self, io_uring_sqe& sqe) {
+    auto& op = static_cast<Statx&>(self);
+    io_uring_prep_statx(&sqe, op.dir_fd_, op.path_, op.flags_, op.mask_, op.out_);
+  }
+  int dir_fd_;
+  const char* path_;
+  int flags_;
+  unsigned mask_;
+  struct statx* out_;
+};
+
+// close(2). Never retried: on Linux the descriptor is gone even when close reports EINTR.
+class Close final : public OneShotOp {
+ public:
+  Close(Ring& ring, int fd) : OneShotOp(ring, &prep, false), fd_(fd) {}
+  std::expected<void, std::error_code> await_resume() const noexcept {
+    if (result() < 0) return std::unexpected(errno_code(result()));
+    return {};
+  }
+
+ private:
+  static void prep(Operation& self, io_uring_sqe& sqe) {
+    io_uring_prep_close(&sqe, static_cast<Close&>(self).fd_);
+  }
+  int fd_;
+};
+
+// Resumes after `duration`; -ECANCELED if the ring shuts down first.
+class Timeout final : public OneShotOp {
+ public:
+  Timeout(Ring& ring, std::chrono::nanoseconds duration) : OneShotOp(ring, &prep, false) {
+    spec_.tv_sec = static_cast<long long>(duration.count() / 1'000'000'000);
+    spec_.tv_nsec = static_cast<long long>(duration.count() % 1'000'000'000);
+  }
+  std::expected<void, std::error_code> await_resume() const noexcept {
+    // -ETIME is the timeout expiring: the expected outcome.
+    if (result() < 0 && result() != -ETIME) return std::unexpected(errno_code(result()));
+    return {};
+  }
+
+ private:
+  static void prep(Operation& self, io_uring_sqe& sqe) {
+    io_uring_prep_timeout(&sqe, &static_cast<Timeout&>(self).spec_, 0, 0);
+  }
+  __kernel_timespec spec_{};
+};
+
+// Reads or writes a whole range: started with start(), awaited later (or at once), so a file
+// flow can keep several in flight. Re-issues the rest after a short transfer; a read that
+// returns 0 is EOF and ends the transfer early.
+class TransferOp : public Operation {
+ public:
+  enum class Direction { read, write };
+
+  TransferOp() {
+    prepare = &prep;
+    complete = &on_complete;
+  }
+  TransferOp(const TransferOp&) = delete;
+  TransferOp& operator=(const TransferOp&) = delete;
+
+  // `buffer` must stay valid and untouched until the operation is awaited. `buffer_index` >= 0
+  // names the registered buffer holding `buffer` (READ_FIXED / WRITE_FIXED), -1 a plain one.
+  // `short_read_is_eof`: for O_DIRECT, where the rest of a short read would be unaligned.
+  void start(Ring& ring, Direction direction, int fd, std::span<std::byte> buffer,
+             std::uint64_t offset, int buffer_index, bool short_read_is_eof = false) {
+    ring_ = &ring;
+    direction_ = direction;
+    fd_ = fd;
+    buffer_ = buffer;
+    offset_ = offset;
+    buffer_index_ = buffer_index;
+    short_read_is_eof_ = short_read_is_eof;
+    done_bytes_ = 0;
+    error_ = 0;
+    finished_ = false;
+    waiter_ = {};
+    ring.submit(*this);
+  }
+
+  bool finished() const noexcept { return finished_; }
+
+  bool await_ready() const noexcept { return finished_; }
+  void await_suspend(std::coroutine_handle<> waiter) noexcept { waiter_ = waiter; }
+  // Bytes transferred: the whole buffer, or less when a read met EOF.
+  std::expected<std::size_t, std::error_code> await_resume() const noexcept {
+    if (error_ != 0) return std::unexpected(errno_code(error_));
+    return done_bytes_;
+  }
+
+ private:
+  static void prep(Operation& self, io_uring_sqe& sqe) {
+    auto& op = static_cast<TransferOp&>(self);
+    std::byte* data = op.buffer_.data() + op.done_bytes_;
+    const auto length = static_cast<unsigned>(op.buffer_.size() - op.done_bytes_);
+    const std::uint64_t offset = op.offset_ + op.done_bytes_;
+    if (op.direction_ == Direction::read) {
+      if (op.buffer_index_ >= 0) {
+        io_uring_prep_read_fixed(&sqe, op.fd_, data, length, offset, op.buffer_index_);
+      } else {
+        io_uring_prep_read(&sqe, op.fd_, data, length, offset);
+      }
+    } else if (op.buffer_index_ >= 0) {
+      io_uring_prep_write_fixed(&sqe, op.fd_, data, length, offset, op.buffer_index_);
+    } else {
+      io_uring_prep_write(&sqe, op.fd_, data, length, offset);
+    }
+  }
+
+  static void on_complete(Operation& self, int result, std::uint32_t) {
+    auto& op = static_cast<TransferOp&>(self);
+    if (is_transient(result)) {
+      op.ring_->submit(op);
+      return;
+    }
+    if (result < 0) {
+      op.error_ = result;
+    } else if (result == 0 && op.direction_ == Direction::write) {
+      // A write that makes no progress would loop forever.
+      op.error_ = -EIO;
+    } else {
+      op.done_bytes_ += static_cast<std::size_t>(result);
+      const bool eof = result == 0 || (op.short_read_is_eof_ && op.direction_ == Direction::read);
+      if (op.done_bytes_ < op.buffer_.size() && !eof) {
+        op.ring_->submit(op);
+        return;
+      }
+    }
+    op.finished_ = true;
+    if (op.waiter_) op.waiter_.resume();
+  }
+
+  Ring* ring_ = nullptr;
+  Direction direction_ = Direction::read;
+  int fd_ = -1;
+  int buffer_index_ = -1;
+  bool short_read_is_eof_ = false;
+  bool finished_ = true;
+  int error_ = 0;
+  std::span<std::byte> buffer_;
+  std::uint64_t offset_ = 0;
+  std::size_t done_bytes_ = 0;
+  std::coroutine_handle<> waiter_;
+};
+
+}  // namespace piperun::io

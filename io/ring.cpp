@@ -1,0 +1,232 @@
+#include "io/ring.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+namespace piperun::io {
+namespace {
+
+constexpr unsigned kReapBatch = 256;
+
+// Flags to try, best first: DEFER_TASKRUN runs completion work only when we ask for events,
+// which suits a loop that always ends in io_uring_enter; kernels before 6.1 refuse it.
+constexpr std::array<unsigned, 3> kSetupFlags{
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
+    0,
+};
+
+}  // namespace
+
+std::expected<std::unique_ptr<Ring>, std::error_code> Ring::create(const RingOptions& options) {
+  std::unique_ptr<Ring> ring(new Ring());
+  int result = -EINVAL;
+  for (unsigned flags : kSetupFlags) {
+    if (!options.defer_taskrun && (flags & IORING_SETUP_DEFER_TASKRUN) != 0) continue;
+    io_uring_params params{};
+    params.flags = flags | IORING_SETUP_CQSIZE;
+    params.cq_entries = options.entries * 2;
+    result = io_uring_queue_init_params(options.entries, &ring->ring_, &params);
+    if (result == 0) {
+      ring->defer_taskrun_ = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+      ring->max_in_flight_ = params.cq_entries;
+      break;
+    }
+    // EINVAL: this kernel does not know these flags; try the next set.
+    if (result != -EINVAL) break;
+  }
+  if (result != 0) return std::unexpected(std::error_code(-result, std::system_category()));
+  ring->ring_ready_ = true;
+
+  if (options.max_io_workers > 0) {
+    unsigned limits[2] = {options.max_io_workers, options.max_io_workers};
+    // A cap is an optimisation: a kernel that refuses it still works.
+    (void)io_uring_register_iowq_max_workers(&ring->ring_, limits);
+  }
+
+  // A blocking eventfd: io_uring polls it instead of parking an io-wq worker on the read.
+  ring->wakeup_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  if (ring->wakeup_fd_ < 0) return std::unexpected(std::error_code(errno, std::system_category()));
+  ring->reaped_.resize(ring->max_in_flight_);
+  ring->arm_wakeup();
+  return ring;
+}
+
+Ring::~Ring() {
+  if (!ring_ready_) return;
+  cancel_all();
+  io_uring_queue_exit(&ring_);
+  if (wakeup_fd_ >= 0) ::close(wakeup_fd_);
+}
+
+void Ring::submit(Operation& op) {
+  // Parked operations go first, so submission order is kept.
+  if (parked_head_ == nullptr && prepare_into_sqe(op)) return;
+  op.next_parked = nullptr;
+  if (parked_tail_ != nullptr) {
+    parked_tail_->next_parked = &op;
+  } else {
+    parked_head_ = &op;
+  }
+  parked_tail_ = &op;
+}
+
+void Ring::schedule(std::coroutine_handle<> handle) { ready_.push_back(handle); }
+
+bool Ring::prepare_into_sqe(Operation& op) {
+  if (in_flight_ >= max_in_flight_) return false;
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {
+    // The SQ is full: hand it to the kernel, then take a fresh entry.
+    flush_submissions(false);
+    sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) return false;
+  }
+  op.prepare(op, *sqe);
+  io_uring_sqe_set_data(sqe, &op);
+  ++in_flight_;
+  return true;
+}
+
+void Ring::drain_parked() {
+  while (parked_head_ != nullptr) {
+    Operation* op = parked_head_;
+    Operation* next = op->next_parked;
+    if (!prepare_into_sqe(*op)) return;
+    parked_head_ = next;
+    if (parked_head_ == nullptr) parked_tail_ = nullptr;
+  }
+}
+
+void Ring::drain_remote() {
+  for (RemoteWork* work = remote_.take_all(); work != nullptr;) {
+    // Read the link before resuming: the node lives in the frame that is about to run.
+    RemoteWork* next = work->next;
+    ready_.push_back(work->handle);
+    work = next;
+  }
+}
+
+void Ring::run_ready() {
+  // Handles scheduled while running go to the next step, so one busy coroutine cannot starve
+  // the completion queue.
+  running_.swap(ready_);
+  for (std::coroutine_handle<> handle : running_) handle.resume();
+  running_.clear();
+}
+
+void Ring::flush_submissions(bool wait) {
+  int result;
+  do {
+    if (wait) {
+      result = io_uring_submit_and_wait(&ring_, 1);
+    } else if (defer_taskrun_) {
+      result = io_uring_submit_and_get_events(&ring_);
+    } else {
+      result = io_uring_submit(&ring_);
+    }
+    ++submit_calls_;
+    // EINTR: a signal arrived while we waited; nothing was lost, enter again.
+  } while (result == -EINTR);
+  // EAGAIN/EBUSY: the kernel is short of memory or holds overflowed completions; the caller
+  // reaps next, which frees room, and the unsubmitted entries stay in the SQ for the next call.
+}
+
+unsigned Ring::reap() {
+  unsigned total = 0;
+  for (;;) {
+    std::array<io_uring_cqe*, kReapBatch> cqes;
+    const unsigned count = io_uring_peek_batch_cqe(&ring_, cqes.data(), kReapBatch);
+    if (count == 0) break;
+    for (unsigned i = 0; i < count; ++i) reaped_[total + i] = *cqes[i];
+    io_uring_cq_advance(&ring_, count);
+    total += count;
+    if (count < kReapBatch || total + kReapBatch > reaped_.size()) break;
+  }
+  in_flight_ -= total;
+  for (unsigned i = 0; i < total; ++i) {
+    auto* op = reinterpret_cast<Operation*>(static_cast<std::uintptr_t>(reaped_[i].user_data));
+    op->complete(*op, reaped_[i].res, reaped_[i].flags);
+  }
+  return total;
+}
+
+void Ring::step(bool wait) {
+  drain_remote();
+  run_ready();
+  drain_parked();
+  bool may_sleep = wait && ready_.empty() && parked_head_ == nullptr;
+  if (may_sleep) {
+    // Pairs with post(): either the poster sees sleeping_ and writes the eventfd, or we see
+    // its work here and do not sleep.
+    sleeping_.store(true, std::memory_order_seq_cst);
+    if (!remote_.empty()) may_sleep = false;
+  }
+  flush_submissions(may_sleep);
+  sleeping_.store(false, std::memory_order_relaxed);
+  reap();
+}
+
+void Ring::post(RemoteWork& work) noexcept {
+  remote_.push(work);
+  if (sleeping_.exchange(false, std::memory_order_seq_cst)) {
+    const std::uint64_t one = 1;
+    // A failed write would leave the loop asleep; eventfd writes only fail on counter overflow,
+    // which 2^64 wake-ups cannot reach.
+    [[maybe_unused]] ssize_t written = ::write(wakeup_fd_, &one, sizeof one);
+  }
+}
+
+void Ring::arm_wakeup() {
+  wakeup_op_.ring = this;
+  wakeup_op_.prepare = [](Operation& self, io_uring_sqe& sqe) {
+    Ring& ring = *static_cast<WakeupOp&>(self).ring;
+    io_uring_prep_read(&sqe, ring.wakeup_fd_, &ring.wakeup_value_, sizeof ring.wakeup_value_, 0);
+  };
+  wakeup_op_.complete = [](Operation& self, int, std::uint32_t) {
+    Ring& ring = *static_cast<WakeupOp&>(self).ring;
+    // Whatever the result, posted work is drained at the start of the next step; keep the read
+    // armed unless we are shutting down.
+    if (ring.stopping_) return;
+    ring.submit(ring.wakeup_op_);
+  };
+  submit(wakeup_op_);
+}
+
+void Ring::cancel_all() {
+  stopping_ = true;
+  struct CancelOp : Operation {
+    bool in_flight = false;
+  } cancel_op;
+  cancel_op.prepare = [](Operation&, io_uring_sqe& sqe) {
+    io_uring_prep_cancel64(&sqe, 0, IORING_ASYNC_CANCEL_ANY);
+  };
+  cancel_op.complete = [](Operation& self, int, std::uint32_t) {
+    static_cast<CancelOp&>(self).in_flight = false;
+  };
+  for (;;) {
+    // Parked operations never reached the kernel: complete them as cancelled.
+    while (parked_head_ != nullptr) {
+      Operation* op = parked_head_;
+      parked_head_ = op->next_parked;
+      if (parked_head_ == nullptr) parked_tail_ = nullptr;
+      op->complete(*op, -ECANCELED, 0);
+    }
+    run_ready();
+    if (in_flight_ == 0 && ready_.empty() && parked_head_ == nullptr) break;
+    // One cancel covers everything in flight when it is issued; continuations may submit more,
+    // which the next round cancels.
+    if (!cancel_op.in_flight && in_flight_ > 0 && prepare_into_sqe(cancel_op)) {
+      cancel_op.in_flight = true;
+    }
+    // A cancelled operation completes only when its own CQE arrives: until then its buffer is
+    // still the kernel's, so wait for every one.
+    if (in_flight_ > 0) flush_submissions(true);
+    reap();
+  }
+}
+
+}  // namespace piperun::io

@@ -1,0 +1,250 @@
+#include "pipeline/engine.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+
+#include "io/buffer_pool.hpp"
+#include "io/ring.hpp"
+#include "pipeline/file_flow.hpp"
+#include "pipeline/walker.hpp"
+
+namespace piperun::pipeline {
+namespace {
+
+// Entries taken from the walker per poll: enough to amortise its mutex.
+constexpr std::size_t kWalkBatch = 256;
+// Read-ahead per file, in chunks: enough to keep a single large file's reads overlapping the
+// stages, bounded again by queue_depth and the pool.
+constexpr std::size_t kMaxWindow = 64;
+
+// Level-triggered hand-off from the walker thread: "entries may be ready". The awaiting
+// coroutine is resumed on the I/O thread through the ring's remote queue.
+class WalkSignal {
+ public:
+  explicit WalkSignal(io::Ring& ring) : ring_(ring) {}
+
+  // Walker thread.
+  void notify() {
+    if (state_.exchange(kSignalled, std::memory_order_acq_rel) == kArmed) ring_.post(remote_);
+  }
+
+  // I/O thread: co_await signal.wait().
+  auto wait() {
+    struct Awaiter {
+      WalkSignal& signal;
+      bool await_ready() {
+        int expected = kSignalled;
+        return signal.state_.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel);
+      }
+      bool await_suspend(std::coroutine_handle<> waiter) {
+        signal.remote_.handle = waiter;
+        int expected = kIdle;
+        if (signal.state_.compare_exchange_strong(expected, kArmed, std::memory_order_acq_rel)) {
+          return true;
+        }
+        // Signalled in between: consume it and go on without suspending.
+        signal.state_.store(kIdle, std::memory_order_release);
+        return false;
+      }
+      void await_resume() {
+        // The post consumed the arming; clear the signal that triggered it.
+        int expected = kSignalled;
+        signal.state_.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel);
+      }
+    };
+    return Awaiter{*this};
+  }
+
+ private:
+  static constexpr int kIdle = 0;
+  static constexpr int kArmed = 1;
+  static constexpr int kSignalled = 2;
+  io::Ring& ring_;
+  io::RemoteWork remote_;
+  std::atomic<int> state_{kIdle};
+};
+
+std::vector<GlobPattern> compile_all(const std::vector<std::string>& patterns) {
+  std::vector<GlobPattern> compiled;
+  for (const auto& text : patterns) {
+    // cli/ validated every pattern, so compile cannot fail here.
+    if (auto pattern = GlobPattern::compile(text)) compiled.push_back(std::move(*pattern));
+  }
+  return compiled;
+}
+
+}  // namespace
+
+// Everything one run owns, on the I/O thread.
+struct Engine::Run {
+  Engine& engine;
+  io::Ring& ring;
+  FlowShared shared;
+  Walker walker;
+  WalkSignal walk_signal;
+  ManifestWriter manifest;
+  ChecksumWriter checksums;
+  RunStats stats;
+
+  std::deque<FileEntry> pending;
+  std::vector<FileEntry> batch;
+  bool walk_finished = false;
+  unsigned workers_running = 0;
+  bool feeder_running = false;
+  // Workers with nothing to do wait here for the feeder.
+  std::vector<std::coroutine_handle<>> idle_workers;
+
+  Run(Engine& owner, io::Ring& ring_ref, Runtime runtime)
+      : engine(owner),
+        ring(ring_ref),
+        shared{runtime, owner.stages_},
+        walker(owner.options_.input, compile_all(owner.options_.input.include),
+               compile_all(owner.options_.input.exclude), excluded_paths(owner.options_)),
+        walk_signal(ring_ref) {
+    shared.direct_io = owner.options_.pipeline.direct_io;
+    shared.follow_symlinks = owner.options_.input.follow_symlinks;
+    shared.max_reads_in_flight = owner.options_.pipeline.queue_depth;
+  }
+
+  static std::vector<std::filesystem::path> excluded_paths(const EngineOptions& options) {
+    std::vector<std::filesystem::path> paths{options.output.manifest};
+    for (const auto& file : options.checksum_files) paths.push_back(file.path);
+    return paths;
+  }
+
+  void wake_idle_workers() {
+    for (auto handle : idle_workers) ring.schedule(handle);
+    idle_workers.clear();
+  }
+
+  auto wait_for_work() {
+    struct Awaiter {
+      Run& run;
+      bool await_ready() const noexcept { return false; }
+      void await_suspend(std::coroutine_handle<> waiter) { run.idle_workers.push_back(waiter); }
+      void await_resume() const noexcept {}
+    };
+    return Awaiter{*this};
+  }
+
+  void record(const FileRecord& record) {
+    switch (record.status) {
+      case FileStatus::ok:
+        ++stats.files_ok;
+        break;
+      case FileStatus::failed:
+        ++stats.files_failed;
+        break;
+      case FileStatus::skipped:
+        ++stats.files_skipped;
+        break;
+    }
+    manifest.add(record);
+    checksums.add(record);
+    if (engine.hooks_.on_file_done) engine.hooks_.on_file_done(record);
+  }
+
+  static task<void> feed(Run* run);
+  static task<void> work(Run* run, std::size_t window_slots);
+};
+
+Engine::Engine(EngineOptions options, std::vector<std::unique_ptr<Stage>> stages, EngineHooks hooks)
+    : options_(std::move(options)), stages_(std::move(stages)), hooks_(std::move(hooks)) {}
+
+Engine::~Engine() = default;
+
+std::expected<RunStats, RunError> Engine::run() {
+  const auto started = std::chrono::steady_clock::now();
+  const PipelineOptions& pipeline = options_.pipeline;
+
+  io::RingOptions ring_options;
+  ring_options.entries = std::clamp(pipeline.queue_depth * 2, 64u, 4096u);
+  ring_options.max_io_workers = std::max(4u, options_.cpu_threads * 2);
+  auto ring = io::Ring::create(ring_options);
+  if (!ring) return std::unexpected(RunError{RunError::Kind::fatal, "io_uring setup: " + ring.error().message()});
+
+  io::BufferPool::Options pool_options;
+  pool_options.buffer_bytes = pipeline.chunk_size;
+  pool_options.count = std::max<std::size_t>(2, pipeline.memory_limit / pipeline.chunk_size);
+  auto pool = io::BufferPool::create(**ring, pool_options);
+  if (!pool) return std::unexpected(RunError{RunError::Kind::fatal, "buffer pool: " + pool.error().message()});
+
+  CpuPool cpu(**ring, options_.cpu_threads);
+  Run run(*this, **ring, Runtime{**ring, cpu, **pool});
+
+  if (auto opened = run.manifest.open(options_.output.manifest, options_.manifest_header); !opened) {
+    return std::unexpected(RunError{RunError::Kind::fatal, opened.error()});
+  }
+  if (auto opened = run.checksums.open(options_.checksum_files); !opened) {
+    run.manifest.abandon();
+    return std::unexpected(RunError{RunError::Kind::fatal, opened.error()});
+  }
+
+  run.walker.start([&run] { run.walk_signal.notify(); });
+  const std::size_t workers = std::max<std::size_t>(1, pipeline.queue_depth);
+  const std::size_t window = std::clamp<std::size_t>(pool_options.count / 2, 1, kMaxWindow);
+  run.feeder_running = true;
+  spawn(Run::feed(&run));
+  for (std::size_t i = 0; i < workers; ++i) {
+    ++run.workers_running;
+    spawn(Run::work(&run, window));
+  }
+  (*ring)->run_until([&run] { return run.workers_running == 0 && !run.feeder_running; });
+  run.walker.stop();
+  run.stats.bytes_in = run.shared.bytes_in;
+  run.stats.duration = std::chrono::steady_clock::now() - started;
+
+  const bool nothing_found = run.stats.files_total() == 0;
+  if (nothing_found && options_.input.if_no_files == IfNoFiles::error) {
+    run.manifest.abandon();
+    run.checksums.abandon();
+    return std::unexpected(RunError{RunError::Kind::no_files, "no input files matched"});
+  }
+  if (auto done = run.checksums.finish(options_.output.fsync); !done) {
+    run.manifest.abandon();
+    return std::unexpected(RunError{RunError::Kind::fatal, done.error()});
+  }
+  if (auto done = run.manifest.finish(run.stats, options_.output.fsync); !done) {
+    return std::unexpected(RunError{RunError::Kind::fatal, done.error()});
+  }
+  return run.stats;
+}
+
+task<void> Engine::Run::feed(Run* run) {
+  for (;;) {
+    run->batch.clear();
+    const Walker::Poll poll = run->walker.poll(run->batch, kWalkBatch);
+    if (poll == Walker::Poll::items) {
+      for (auto& entry : run->batch) run->pending.push_back(std::move(entry));
+      run->wake_idle_workers();
+      // Let the workers take these before reading more: the walk queue is the buffer.
+      while (run->pending.size() > kWalkBatch) co_await run->wait_for_work();
+      continue;
+    }
+    if (poll == Walker::Poll::finished) break;
+    co_await run->walk_signal.wait();
+  }
+  run->walk_finished = true;
+  run->feeder_running = false;
+  run->wake_idle_workers();
+}
+
+task<void> Engine::Run::work(Run* run, std::size_t window_slots) {
+  std::vector<ReadSlot> window(window_slots);
+  for (;;) {
+    if (run->pending.empty()) {
+      if (run->walk_finished) break;
+      co_await run->wait_for_work();
+      continue;
+    }
+    FileEntry entry = std::move(run->pending.front());
+    run->pending.pop_front();
+    if (run->pending.size() <= kWalkBatch) run->wake_idle_workers();
+    FileRecord record = co_await process_file(&run->shared, window, std::move(entry));
+    run->record(record);
+  }
+  --run->workers_running;
+}
+
+}  // namespace piperun::pipeline

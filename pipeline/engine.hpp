@@ -1,0 +1,57 @@
+// The engine: one run of the pipeline. It owns the ring, the buffer pool, the CPU pool and the
+// walker; runs `queue_depth` file workers as coroutines on the I/O thread (the calling thread);
+// feeds them from the walker; records every finished file in the manifest and checksum files.
+#pragma once
+
+#include <expected>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pipeline/checksum_writer.hpp"
+#include "pipeline/file_record.hpp"
+#include "pipeline/manifest_writer.hpp"
+#include "pipeline/options.hpp"
+#include "pipeline/run_stats.hpp"
+#include "pipeline/stage.hpp"
+
+namespace piperun::pipeline {
+
+struct EngineOptions {
+  InputOptions input;
+  PipelineOptions pipeline;
+  OutputOptions output;
+  std::vector<ChecksumFile> checksum_files;  // one per hash algorithm; empty: none written
+  ManifestHeader manifest_header;
+  unsigned cpu_threads = 1;  // resolved: never 0 here
+};
+
+struct EngineHooks {
+  // After each file, on the I/O thread: report a failure or a skip. Must not block.
+  std::function<void(const FileRecord&)> on_file_done;
+};
+
+struct RunError {
+  enum class Kind { no_files, fatal } kind;
+  std::string message;
+};
+
+class Engine {
+ public:
+  Engine(EngineOptions options, std::vector<std::unique_ptr<Stage>> stages, EngineHooks hooks);
+  ~Engine();
+
+  // Runs the whole job on the calling thread. On success the manifest and checksum files are
+  // in place; on error nothing of them is left behind.
+  std::expected<RunStats, RunError> run();
+
+ private:
+  struct Run;
+  EngineOptions options_;
+  std::vector<std::unique_ptr<Stage>> stages_;
+  EngineHooks hooks_;
+};
+
+}  // namespace piperun::pipeline

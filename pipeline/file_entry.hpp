@@ -1,0 +1,31 @@
+// One path found by the walker, handed to the I/O thread through the walk queue.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace piperun::pipeline {
+
+enum class EntryKind {
+  regular,  // to be opened and processed
+  symlink,  // recorded with its target, not followed (follow_symlinks = false)
+  special,  // FIFO, socket or device: skipped and reported, never opened
+  error,    // could not be examined (stat or directory read failed, symlink loop)
+};
+
+struct FileEntry {
+  // Bytes as the filesystem has them, '/'-separated, relative to the input root; with several
+  // roots, prefixed by the root's own folder name. Not necessarily UTF-8.
+  std::string rel_path;
+  std::string abs_path;  // what open(2) gets
+  EntryKind kind = EntryKind::regular;
+  std::uint64_t size = 0;  // from the walker's stat: a hint, the file flow stats again
+  mode_t mode = 0;
+  std::int64_t mtime_ns = 0;
+  std::string symlink_target;  // kind == symlink
+  std::string message;         // kind == special: what it is; kind == error: what went wrong
+};
+
+}  // namespace piperun::pipeline

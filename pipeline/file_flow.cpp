@@ -1,0 +1,196 @@
+#include "pipeline/file_flow.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstring>
+
+namespace piperun::pipeline {
+namespace {
+
+// O_DIRECT transfers must be multiples of the logical block size; 4 KiB covers every device
+// we meet, and our buffers are page-aligned multiples of it.
+constexpr std::uint64_t kDirectAlign = 4096;
+
+FileRecord record_for(const FileEntry& entry) {
+  FileRecord record;
+  record.rel_path = entry.rel_path;
+  record.kind = kind_name(entry.mode);
+  record.size = entry.size;
+  record.mode = entry.mode;
+  record.mtime_ns = entry.mtime_ns;
+  return record;
+}
+
+std::string describe(const char* step, const std::error_code& error) {
+  return std::string(step) + ": " + error.message();
+}
+
+// The file is done with (or failed): wait for every read still in the window, because until
+// its completion arrives the buffer is still the kernel's.
+task<void> drain_window(FlowShared* shared, std::span<ReadSlot> window, std::size_t head,
+                        std::size_t count) {
+  for (; count > 0; --count, head = (head + 1) % window.size()) {
+    ReadSlot& slot = window[head];
+    (void)co_await slot.op;
+    --shared->reads_in_flight;
+    slot.lease.release();
+  }
+}
+
+}  // namespace
+
+std::string kind_name(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+      return "file";
+    case S_IFLNK:
+      return "symlink";
+    case S_IFDIR:
+      return "directory";
+    case S_IFIFO:
+      return "fifo";
+    case S_IFSOCK:
+      return "socket";
+    case S_IFCHR:
+      return "char-device";
+    case S_IFBLK:
+      return "block-device";
+    default:
+      return "unknown";
+  }
+}
+
+task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, FileEntry entry) {
+  FileRecord record = record_for(entry);
+  switch (entry.kind) {
+    case EntryKind::regular:
+      break;
+    case EntryKind::symlink:
+      record.kind = "symlink";
+      record.status = FileStatus::skipped;
+      record.symlink_target = entry.symlink_target;
+      record.error = "symlink not followed";
+      co_return record;
+    case EntryKind::special:
+      record.status = FileStatus::skipped;
+      record.error = "skipped: " + entry.message;
+      co_return record;
+    case EntryKind::error:
+      record.status = FileStatus::failed;
+      record.error = entry.message;
+      co_return record;
+  }
+
+  io::Ring& ring = shared->runtime.ring;
+  int open_flags = O_RDONLY | (shared->follow_symlinks ? 0 : O_NOFOLLOW);
+  bool direct = shared->direct_io;
+  auto opened = co_await io::OpenAt(ring, AT_FDCWD, entry.abs_path.c_str(),
+                                    open_flags | (direct ? O_DIRECT : 0));
+  if (!opened && direct && opened.error().value() == EINVAL) {
+    // This filesystem refuses O_DIRECT (tmpfs, some FUSE): read through the page cache.
+    direct = false;
+    opened = co_await io::OpenAt(ring, AT_FDCWD, entry.abs_path.c_str(), open_flags);
+  }
+  if (!opened) {
+    record.status = FileStatus::failed;
+    record.error = describe("open", opened.error());
+    co_return record;
+  }
+  const int fd = *opened;
+
+  struct statx stat {};
+  auto stated = co_await io::Statx(ring, fd, "", AT_EMPTY_PATH,
+                                   STATX_TYPE | STATX_MODE | STATX_SIZE | STATX_MTIME, &stat);
+  Status status;
+  if (!stated) {
+    status = std::unexpected(Failure{describe("statx", stated.error())});
+  } else if (!S_ISREG(stat.stx_mode)) {
+    // Replaced by something else between the walk and the open.
+    status = std::unexpected(Failure{"no longer a regular file"});
+  }
+
+  std::vector<std::unique_ptr<FileStage>> file_stages;
+  if (status) {
+    record.size = stat.stx_size;
+    record.mode = stat.stx_mode;
+    record.mtime_ns = stat.stx_mtime.tv_sec * 1'000'000'000LL + stat.stx_mtime.tv_nsec;
+    const FileInfo info{record.rel_path, record.size, record.mode, record.mtime_ns};
+    file_stages.reserve(shared->stages.size());
+    for (const auto& stage : shared->stages) {
+      file_stages.push_back(stage->begin(info, shared->runtime));
+    }
+  }
+
+  io::BufferPool& pool = shared->runtime.buffers;
+  const std::uint64_t size = record.size;
+  const std::size_t chunk_bytes = pool.buffer_bytes();
+  std::uint64_t next_offset = 0;
+  std::size_t head = 0;
+  std::size_t count = 0;
+  while (status) {
+    // Keep the window full. Only an empty window waits for a buffer: a flow that holds one can
+    // always make progress, so flows never wait on each other in a cycle.
+    while (count < window.size() && next_offset < size) {
+      io::BufferLease lease;
+      if (count == 0) {
+        lease = co_await pool.acquire();
+      } else if (shared->reads_in_flight < shared->max_reads_in_flight) {
+        lease = pool.try_acquire();
+      }
+      if (!lease) break;
+      ReadSlot& slot = window[(head + count) % window.size()];
+      slot.lease = std::move(lease);
+      slot.offset = next_offset;
+      slot.length = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, size - next_offset));
+      std::size_t request = slot.length;
+      if (direct) {
+        request = static_cast<std::size_t>((request + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
+      }
+      slot.op.start(ring, io::TransferOp::Direction::read, fd, slot.lease.bytes().first(request),
+                    slot.offset, slot.lease.registered_index(), direct);
+      ++shared->reads_in_flight;
+      next_offset += slot.length;
+      ++count;
+    }
+    if (count == 0) break;
+
+    ReadSlot& slot = window[head];
+    auto read = co_await slot.op;
+    --shared->reads_in_flight;
+    head = (head + 1) % window.size();
+    --count;
+    if (!read) {
+      status = std::unexpected(Failure{describe("read", read.error())});
+    } else if (*read < slot.length) {
+      status = std::unexpected(Failure{"file shrank while being read"});
+    } else {
+      shared->bytes_in += slot.length;
+      const Chunk chunk{slot.offset, slot.lease.bytes().first(slot.length), &slot.lease};
+      for (auto& file_stage : file_stages) {
+        status = co_await file_stage->on_chunk(chunk);
+        if (!status) break;
+      }
+    }
+    slot.lease.release();
+  }
+  co_await drain_window(shared, window, head, count);
+
+  if (status) {
+    for (auto& file_stage : file_stages) {
+      status = co_await file_stage->finish(record);
+      if (!status) break;
+    }
+  }
+  file_stages.clear();
+  (void)co_await io::Close(ring, fd);
+
+  if (!status) {
+    record.status = FileStatus::failed;
+    record.error = std::move(status.error().message);
+    record.digests.clear();
+  }
+  co_return record;
+}
+
+}  // namespace piperun::pipeline

@@ -1,0 +1,31 @@
+// What the run knows about one file once it is done: the manifest's and checksum file's input.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace piperun::pipeline {
+
+enum class FileStatus { ok, failed, skipped };
+
+struct Digest {
+  std::string algorithm;  // "xxh3-128", "xxh64", "sha256" (the config's names)
+  std::string hex;        // lowercase, in the byte order the stock tool prints
+};
+
+struct FileRecord {
+  std::string rel_path;  // as FileEntry::rel_path: raw bytes, maybe not UTF-8
+  std::string kind;      // "file", "symlink", "fifo", "socket", "char-device", "block-device"...
+  FileStatus status = FileStatus::ok;
+  std::uint64_t size = 0;
+  mode_t mode = 0;
+  std::int64_t mtime_ns = 0;
+  std::string symlink_target;
+  std::vector<Digest> digests;
+  std::string error;  // failed: why; skipped: the reason
+};
+
+}  // namespace piperun::pipeline

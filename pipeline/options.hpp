@@ -1,0 +1,50 @@
+// Options of the engine (input walking, pipeline sizing, outputs, reports).
+// Filled by cli/ from the TOML file; every path here is absolute once cli/ is done with it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace piperun::pipeline {
+
+inline constexpr std::uint64_t kMiB = 1024 * 1024;
+
+enum class IfNoFiles { error, warn, ignore };
+
+struct InputOptions {
+  std::vector<std::filesystem::path> paths;  // files or directories
+  std::vector<std::string> include{"**"};    // globs against the path relative to the root
+  std::vector<std::string> exclude;
+  bool hidden = true;  // include dotfiles and dot-directories
+  bool follow_symlinks = false;
+  IfNoFiles if_no_files = IfNoFiles::error;
+};
+
+struct PipelineOptions {
+  std::vector<std::string> stages{"hash", "compress", "write"};
+  std::uint64_t memory_limit = 256 * kMiB;  // all chunk and upload buffers together
+  std::uint64_t chunk_size = 4 * kMiB;
+  unsigned queue_depth = 64;  // reads and writes in flight
+  unsigned threads = 0;       // CPU workers; 0 = one per CPU we may use
+  bool direct_io = false;     // O_DIRECT reads
+};
+
+struct OutputOptions {
+  std::filesystem::path dir = "out";
+  std::filesystem::path manifest = "out/manifest.json";
+  // xxhsum-format checksum file; its stem names the file of every algorithm:
+  // <stem>.xxh128, <stem>.xxh64, <stem>.sha256.
+  std::filesystem::path checksums = "out/checksums.xxh128";
+  bool fsync = false;
+};
+
+struct ReportOptions {
+  std::chrono::milliseconds progress_interval{5000};
+  std::filesystem::path events;      // empty = none
+  std::filesystem::path prometheus;  // empty = none
+};
+
+}  // namespace piperun::pipeline

@@ -1,0 +1,24 @@
+// Counters of one run, kept on the I/O thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace piperun::pipeline {
+
+struct RunStats {
+  std::uint64_t files_ok = 0;
+  std::uint64_t files_failed = 0;
+  std::uint64_t files_skipped = 0;  // symlinks not followed, special files
+  std::uint64_t bytes_in = 0;       // bytes read from input files
+  std::uint64_t bytes_out = 0;      // bytes written by output stages
+  std::chrono::nanoseconds duration{};
+
+  std::uint64_t files_total() const { return files_ok + files_failed + files_skipped; }
+  double throughput_mb_s() const {
+    const double seconds = std::chrono::duration<double>(duration).count();
+    return seconds > 0 ? static_cast<double>(bytes_in) / 1e6 / seconds : 0.0;
+  }
+};
+
+}  // namespace piperun::pipeline

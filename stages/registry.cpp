@@ -1,0 +1,20 @@
+#include "stages/registry.hpp"
+
+#include "stages/hash.hpp"
+
+namespace piperun::stages {
+
+std::expected<std::vector<std::unique_ptr<pipeline::Stage>>, std::string> make_stages(
+    std::span<const std::string> names, const StageOptions& options) {
+  std::vector<std::unique_ptr<pipeline::Stage>> stages;
+  for (const std::string& name : names) {
+    if (name == "hash") {
+      stages.push_back(std::make_unique<HashStage>(options.hash));
+    } else {
+      return std::unexpected("stage '" + name + "' is not available in this version of pipe-run");
+    }
+  }
+  return stages;
+}
+
+}  // namespace piperun::stages

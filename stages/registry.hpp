@@ -1,0 +1,25 @@
+// Builds the configured stage chain from stage names.
+#pragma once
+
+#include <expected>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "pipeline/stage.hpp"
+#include "stages/options.hpp"
+
+namespace piperun::stages {
+
+struct StageOptions {
+  HashOptions hash;
+  CompressOptions compress;
+  UploadOptions upload;
+};
+
+// Fails naming the first stage this build cannot run yet.
+std::expected<std::vector<std::unique_ptr<pipeline::Stage>>, std::string> make_stages(
+    std::span<const std::string> names, const StageOptions& options);
+
+}  // namespace piperun::stages
