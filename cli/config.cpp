@@ -7,7 +7,7 @@
 //   3. check the shape (known sections and keys) and every key's type and range, collecting the
 //      problems and reporting the first one: --set problems first, then the file's by line;
 //   4. only when all of that passed: checks against the filesystem and the environment
-//      (inputs exist, output outside the inputs, S3 credentials) and between keys.
+//      (inputs exist and do not overlap, output outside the inputs, S3 credentials).
 // Every message is one line: "FILE:LINE: section.key: what" ("--set section.key: what" for an
 // overridden key, "FILE: section.key: what" for a default with no line).
 #include "cli/config.hpp"
@@ -252,6 +252,24 @@ std::string_view type_name(toml::node_type type) {
   return "unknown";
 }
 
+// Messages quote what the user wrote, which may hold a newline; the message must stay one line.
+std::string one_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string errno_message(int error) {
   return std::error_code(error, std::generic_category()).message();
 }
@@ -464,7 +482,7 @@ class Loader {
     report(name, at ? at->source().begin.line : 0, what);
   }
   void add_issue(int rank, std::uint32_t line, std::string message) {
-    issues_.push_back({rank, line, issues_.size(), std::move(message)});
+    issues_.push_back({rank, line, issues_.size(), one_line(message)});
   }
   void wrong_type(std::string_view name, const toml::node* node, std::string_view expected) {
     report(name, node, fmt::format("expected {}, got {}", expected, type_name(node->type())));
@@ -541,7 +559,11 @@ bool Loader::parse_file() {
 
 void Loader::apply_override(std::string_view text) {
   const std::size_t equals = text.find('=');
-  const std::string_view name = equals == std::string_view::npos ? text : text.substr(0, equals);
+  std::string_view name = equals == std::string_view::npos ? text : text.substr(0, equals);
+  while (!name.empty() && (name.front() == ' ' || name.front() == '\t'))
+    name.remove_prefix(1);
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
+    name.remove_suffix(1);
   const std::size_t dot = name.find('.');
   if (equals == std::string_view::npos || dot == std::string_view::npos || dot == 0 ||
       dot + 1 == name.size()) {
@@ -1013,7 +1035,8 @@ void Loader::check_semantics() {
 
   if (stage_on("write")) {
     const toml::node* node = find("output", "dir");
-    std::string written = c.output.dir.string();
+    // As the user wrote it, or the default as DESIGN.md spells it.
+    std::string written = pipeline::OutputOptions{}.dir.string();
     if (const auto* text = node ? node->as_string() : nullptr) written = text->get();
     for (std::size_t i = 0; i < input_paths_.size(); ++i) {
       if (is_dir[i] && lies_within_physically(c.output.dir, c.input.paths[i])) {

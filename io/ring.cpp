@@ -110,12 +110,14 @@ void Ring::drain_remote() {
   }
 }
 
-void Ring::run_ready() {
+bool Ring::run_ready() {
   // Handles scheduled while running go to the next step, so one busy coroutine cannot starve
   // the completion queue.
   running_.swap(ready_);
   for (std::coroutine_handle<> handle : running_) handle.resume();
+  const bool resumed = !running_.empty();
   running_.clear();
+  return resumed;
 }
 
 void Ring::flush_submissions(bool wait) {
@@ -156,9 +158,10 @@ unsigned Ring::reap() {
 
 void Ring::step(bool wait) {
   drain_remote();
-  run_ready();
+  // Whatever ran may have finished what the caller waits for: let it look before we sleep.
+  const bool resumed = run_ready();
   drain_parked();
-  bool may_sleep = wait && ready_.empty() && parked_head_ == nullptr;
+  bool may_sleep = wait && !resumed && ready_.empty() && parked_head_ == nullptr;
   if (may_sleep) {
     // Pairs with post(): either the poster sees sleeping_ and writes the eventfd, or we see
     // its work here and do not sleep.

@@ -77,7 +77,7 @@ class Ring {
   bool prepare_into_sqe(Operation& op);
   void drain_parked();
   void drain_remote();
-  void run_ready();
+  bool run_ready();  // true when it resumed anything
   unsigned reap();
   void flush_submissions(bool wait);
   void arm_wakeup();

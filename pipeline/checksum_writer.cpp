@@ -112,7 +112,8 @@ std::expected<void, std::string> ChecksumWriter::finish(bool fsync) {
 }
 
 void ChecksumWriter::abandon() noexcept {
-  for (Output& output : outputs_) output.file->abandon();
+  for (Output& output : outputs_)
+    output.file->abandon();
   outputs_.clear();
 }
 

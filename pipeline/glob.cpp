@@ -139,7 +139,8 @@ std::expected<GlobPattern, std::string> GlobPattern::compile(std::string_view pa
           unsigned char high = 0;
           if (!read_member(high)) return std::unexpected(error_at(pattern, i, "trailing '\\'"));
           // A reversed range ("z-a") holds nothing, as in fnmatch.
-          for (unsigned b = low; b <= high; ++b) bytes.set(b);
+          for (unsigned b = low; b <= high; ++b)
+            bytes.set(b);
         } else {
           bytes.set(low);
         }
@@ -178,7 +179,8 @@ bool GlobPattern::segment_matches(const std::vector<Token>& tokens, std::string_
       return false;
     }
   }
-  while (t < tokens.size() && tokens[t].star) ++t;
+  while (t < tokens.size() && tokens[t].star)
+    ++t;
   return t == tokens.size();
 }
 

@@ -1,9 +1,8 @@
 #include "pipeline/manifest_writer.hpp"
 
-#include <sys/stat.h>
-
 #include <chrono>
 #include <string_view>
+#include <sys/stat.h>
 #include <utility>
 
 #include <fmt/format.h>
@@ -34,7 +33,8 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t at) {
   if (lead >= 0xF1 && lead <= 0xF3) {
     return continuation(1) && continuation(2) && continuation(3) ? 4 : 0;
   }
-  if (lead == 0xF4) return continuation(1, 0x80, 0x8F) && continuation(2) && continuation(3) ? 4 : 0;
+  if (lead == 0xF4)
+    return continuation(1, 0x80, 0x8F) && continuation(2) && continuation(3) ? 4 : 0;
   return 0;
 }
 
@@ -157,7 +157,8 @@ std::string indent_nested(std::string text, std::string_view spaces) {
 
 std::string string_array(const std::vector<std::string>& items) {
   Json array = Json::array();
-  for (const std::string& item : items) array.push_back(to_utf8(item));
+  for (const std::string& item : items)
+    array.push_back(to_utf8(item));
   return dump(array);
 }
 
@@ -231,8 +232,8 @@ void ManifestWriter::add(const FileRecord& record) {
 std::expected<void, std::string> ManifestWriter::finish(const RunStats& stats, bool fsync) {
   if (!open_) return std::unexpected(std::string("manifest: finish() without a successful open()"));
   Json summary = Json::object();
-  summary["files"] = Json{{"total", records_}, {"ok", ok_}, {"failed", failed_},
-                          {"skipped", skipped_}};
+  summary["files"] =
+      Json{{"total", records_}, {"ok", ok_}, {"failed", failed_}, {"skipped", skipped_}};
   summary["bytes_in"] = stats.bytes_in;
   summary["bytes_out"] = stats.bytes_out;
   summary["duration_s"] = std::chrono::duration<double>(stats.duration).count();

@@ -1,17 +1,16 @@
 #include "pipeline/output_file.hpp"
 
-#include <fcntl.h>
-#include <pthread.h>
-#include <sys/random.h>
-#include <unistd.h>
-
 #include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <fcntl.h>
+#include <pthread.h>
 #include <string_view>
+#include <sys/random.h>
 #include <system_error>
+#include <unistd.h>
 #include <utility>
 
 #include <fmt/format.h>
@@ -23,15 +22,16 @@ namespace {
 constexpr std::size_t kMaxNameInTempName = 160;
 constexpr int kTempNameAttempts = 16;
 
-std::string error_text(int error) { return std::system_category().message(error); }
+std::string error_text(int error) {
+  return std::system_category().message(error);
+}
 
 std::uint64_t random_suffix() {
   std::uint64_t value = 0;
   // Uniqueness comes from O_EXCL; randomness only makes a collision unlikely, so a clock is a
   // good enough fallback when getrandom is unavailable (seccomp, very old kernel).
   if (::getrandom(&value, sizeof value, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof value)) {
-    value = static_cast<std::uint64_t>(
-        std::chrono::steady_clock::now().time_since_epoch().count());
+    value = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   }
   return value;
 }
@@ -60,7 +60,9 @@ int write_all(int fd, std::string_view bytes) {
 
 }  // namespace
 
-OutputFile::~OutputFile() { abandon(); }
+OutputFile::~OutputFile() {
+  abandon();
+}
 
 std::expected<void, std::string> OutputFile::open(const std::filesystem::path& final_path) {
   if (state_ != State::idle) {
@@ -90,8 +92,7 @@ std::expected<void, std::string> OutputFile::open(const std::filesystem::path& f
   }
   if (fd < 0) {
     return std::unexpected(fmt::format("cannot create a temporary file for '{}' in '{}': {}",
-                                       final_path.string(), directory.string(),
-                                       error_text(errno)));
+                                       final_path.string(), directory.string(), error_text(errno)));
   }
 
   final_path_ = final_path;
@@ -178,8 +179,8 @@ std::string OutputFile::describe_error(const char* action, int error) const {
 
 std::expected<void, std::string> OutputFile::commit(bool fsync) {
   if (state_ != State::open) {
-    return std::unexpected(fmt::format("'{}': commit of an output file that is not open",
-                                       final_path_.string()));
+    return std::unexpected(
+        fmt::format("'{}': commit of an output file that is not open", final_path_.string()));
   }
   if (!staging_.empty()) hand_over(std::exchange(staging_, std::string()));
   stop_writer(/*discard=*/false);

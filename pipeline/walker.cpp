@@ -8,20 +8,19 @@
 // reached by a followed symlink), checked against the (dev, ino) it had.
 #include "pipeline/walker.hpp"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <dirent.h>
 #include <exception>
+#include <fcntl.h>
 #include <optional>
+#include <pthread.h>
 #include <string_view>
+#include <sys/stat.h>
 #include <system_error>
+#include <unistd.h>
 #include <unordered_set>
 #include <utility>
 
@@ -61,7 +60,8 @@ std::string join_absolute(const std::string& dir, std::string_view name) {
 }
 
 std::string without_trailing_slash(std::string path) {
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  while (path.size() > 1 && path.back() == '/')
+    path.pop_back();
   return path;
 }
 
@@ -270,7 +270,8 @@ bool Walker::Traversal::read_names(Frame& frame) {
   // losing the position, and sorted for a deterministic order.
   int error = 0;
   for (;;) {
-    const ssize_t length = ::getdents64(frame.fd.get(), dirent_buffer_.data(), dirent_buffer_.size());
+    const ssize_t length =
+        ::getdents64(frame.fd.get(), dirent_buffer_.data(), dirent_buffer_.size());
     if (length == 0) break;
     if (length < 0) {
       if (errno == EINTR) continue;
@@ -440,7 +441,9 @@ Walker::Walker(InputOptions options, std::vector<GlobPattern> include,
   }
 }
 
-Walker::~Walker() { stop(); }
+Walker::~Walker() {
+  stop();
+}
 
 void Walker::start(std::function<void()> notify) {
   if (started_) return;

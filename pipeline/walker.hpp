@@ -44,8 +44,10 @@ class Walker {
   // Starts the walking thread; a second call does nothing. `notify` runs on the walker thread,
   // with no lock held, after each push that found the queue empty and once more when the walk
   // has ended; it must be cheap (e.g. write an eventfd). So a consumer polls until poll()
-  // returns empty, then waits for notify. Should the thread fail to start, the walk ends at
-  // once with one error entry and `notify` is called here, on the caller's thread.
+  // returns empty, then waits for notify. `notify` must not throw, and what it touches must
+  // outlive the Walker (or the stop() call): the last notify may still be running when poll()
+  // already reports finished. Should the thread fail to start, the walk ends at once with one
+  // error entry and `notify` is called here, on the caller's thread.
   void start(std::function<void()> notify);
 
   enum class Poll { items, empty, finished };

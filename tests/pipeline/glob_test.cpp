@@ -1,10 +1,10 @@
 // GlobPattern: the syntax of input.include / input.exclude, byte-wise, and its cost bounds.
 #include "pipeline/glob.hpp"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <string>
+
+#include <gtest/gtest.h>
 
 namespace piperun::pipeline {
 namespace {
@@ -20,7 +20,9 @@ bool match(std::string_view pattern, std::string_view path) {
   return compiled(pattern).matches(path);
 }
 
-TEST(GlobTest, KeepsItsText) { EXPECT_EQ(compiled("src/**/*.c").text(), "src/**/*.c"); }
+TEST(GlobTest, KeepsItsText) {
+  EXPECT_EQ(compiled("src/**/*.c").text(), "src/**/*.c");
+}
 
 TEST(GlobTest, LiteralMatchesOnlyItself) {
   EXPECT_TRUE(match("a.txt", "a.txt"));
@@ -225,7 +227,8 @@ TEST(GlobTest, PathologicalPatternsFinishFast) {
   EXPECT_TRUE(match("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a", long_name));
 
   std::string deep_path;
-  for (int i = 0; i < 400; ++i) deep_path += "a/";
+  for (int i = 0; i < 400; ++i)
+    deep_path += "a/";
   deep_path += "y";
   EXPECT_FALSE(match("**/**/**/x", deep_path));
   EXPECT_FALSE(match("**/a/**/a/**/a/**/a/**/a/**/a/**/x", deep_path));

@@ -2,9 +2,6 @@
 // only when finished, and streams many records. Each test works in its own temporary directory.
 #include "pipeline/manifest_writer.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -12,7 +9,9 @@
 #include <iterator>
 #include <limits>
 #include <string>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <fmt/format.h>
@@ -242,7 +241,8 @@ TEST_F(ManifestWriterTest, NonUtf8NamesRoundTripThroughBase64) {
 TEST_F(ManifestWriterTest, NothingUnderTheFinalNameBeforeFinish) {
   ManifestWriter writer;
   ASSERT_TRUE(writer.open(path_, header()));
-  for (int i = 0; i < 10; ++i) writer.add(regular_file(fmt::format("f{}", i)));
+  for (int i = 0; i < 10; ++i)
+    writer.add(regular_file(fmt::format("f{}", i)));
   EXPECT_FALSE(fs::exists(path_));
   ASSERT_EQ(leftovers().size(), 1u);
   EXPECT_TRUE(leftovers()[0].starts_with(".manifest.json.pipe-run-tmp.")) << leftovers()[0];

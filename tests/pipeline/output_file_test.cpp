@@ -2,10 +2,6 @@
 // temporary directory.
 #include "pipeline/output_file.hpp"
 
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -14,7 +10,10 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -67,8 +66,7 @@ TEST_F(OutputFileTest, CommitPublishesOnlyTheCompleteFile) {
   ASSERT_EQ(temps.size(), 1u);
   EXPECT_EQ(temps[0], file.temp_path());
   EXPECT_EQ(temps[0].parent_path(), dir_);
-  EXPECT_TRUE(temps[0].filename().string().starts_with(".out.txt.pipe-run-tmp."))
-      << temps[0];
+  EXPECT_TRUE(temps[0].filename().string().starts_with(".out.txt.pipe-run-tmp.")) << temps[0];
 
   const auto committed = file.commit(false);
   ASSERT_TRUE(committed) << committed.error();
@@ -152,7 +150,8 @@ TEST_F(OutputFileTest, KeepsOrderAcrossSmallAndLargeAppends) {
 TEST_F(OutputFileTest, WritesInTheBackgroundBeforeCommit) {
   OutputFile file;
   ASSERT_TRUE(file.open(dir_ / "streamed.bin"));
-  for (int i = 0; i < 4; ++i) file.append(std::string(OutputFile::kHandOverBytes, 's'));
+  for (int i = 0; i < 4; ++i)
+    file.append(std::string(OutputFile::kHandOverBytes, 's'));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (fs::file_size(file.temp_path()) < 4 * OutputFile::kHandOverBytes &&
          std::chrono::steady_clock::now() < deadline) {
@@ -231,7 +230,8 @@ TEST_F(OutputFileTest, RenameErrorRemovesTheTemporaryFile) {
   ::setrlimit(RLIMIT_FSIZE, &limit);
   OutputFile file;
   if (!file.open(final_path)) std::_Exit(2);
-  for (int i = 0; i < 8; ++i) file.append(std::string(OutputFile::kHandOverBytes, 'x'));
+  for (int i = 0; i < 8; ++i)
+    file.append(std::string(OutputFile::kHandOverBytes, 'x'));
   const auto committed = file.commit(false);
   if (committed) std::_Exit(3);
   std::fprintf(stderr, "%s\n", committed.error().c_str());
@@ -242,6 +242,8 @@ TEST_F(OutputFileTest, RenameErrorRemovesTheTemporaryFile) {
 // reported by commit(), names the file and leaves nothing behind. In a child process, so the
 // limit does not touch the test runner.
 TEST_F(OutputFileTest, WriteErrorIsReportedByCommit) {
+  // Re-executes the test binary instead of a bare fork: the binary may run other threads.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
   const fs::path final_path = dir_ / "too-big.bin";
   EXPECT_EXIT(write_past_file_size_limit(final_path), ::testing::ExitedWithCode(0),
               "cannot write '.*too-big\\.bin': File too large");

@@ -1,0 +1,124 @@
+// The buffer pool: leases, registration, and backpressure.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "io/buffer_pool.hpp"
+#include "io/ops.hpp"
+#include "pipeline/sync_wait.hpp"
+#include "pipeline/task.hpp"
+#include "support/temp_dir.hpp"
+
+namespace piperun::io {
+namespace {
+
+using pipeline::spawn;
+using pipeline::task;
+
+std::unique_ptr<Ring> make_ring() {
+  auto ring = Ring::create(RingOptions{});
+  EXPECT_TRUE(ring.has_value());
+  return std::move(*ring);
+}
+
+std::unique_ptr<BufferPool> make_pool(Ring& ring, std::size_t count, bool register_buffers = true) {
+  BufferPool::Options options;
+  options.buffer_bytes = 64 * 1024;
+  options.count = count;
+  options.register_with_ring = register_buffers;
+  auto pool = BufferPool::create(ring, options);
+  EXPECT_TRUE(pool.has_value());
+  return std::move(*pool);
+}
+
+TEST(BufferPool, LendsDistinctPageAlignedBuffers) {
+  auto ring = make_ring();
+  auto pool = make_pool(*ring, 4);
+  std::vector<BufferLease> leases;
+  std::set<std::byte*> seen;
+  for (int i = 0; i < 4; ++i) {
+    leases.push_back(pool->try_acquire());
+    ASSERT_TRUE(leases.back());
+    auto bytes = leases.back().bytes();
+    EXPECT_EQ(bytes.size(), 64u * 1024);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(bytes.data()) % 4096, 0u);
+    seen.insert(bytes.data());
+  }
+  EXPECT_EQ(seen.size(), 4u);
+  EXPECT_FALSE(pool->try_acquire()) << "an empty pool must not lend more than it has";
+  EXPECT_EQ(pool->available(), 0u);
+  leases.pop_back();
+  EXPECT_EQ(pool->available(), 1u);
+}
+
+TEST(BufferPool, RejectsSizesThatAreNotPageMultiples) {
+  auto ring = make_ring();
+  BufferPool::Options options;
+  options.buffer_bytes = 1000;
+  EXPECT_FALSE(BufferPool::create(*ring, options).has_value());
+}
+
+task<void> hold_one(BufferPool* pool, int* holding, int* peak, int* finished, Ring* ring) {
+  BufferLease lease = co_await pool->acquire();
+  ++*holding;
+  *peak = std::max(*peak, *holding);
+  co_await Timeout(*ring, std::chrono::milliseconds(2));
+  --*holding;
+  ++*finished;
+}
+
+TEST(BufferPool, ReadersWaitForABufferInsteadOfAllocating) {
+  auto ring = make_ring();
+  auto pool = make_pool(*ring, 2);
+  int holding = 0;
+  int peak = 0;
+  int finished = 0;
+  for (int i = 0; i < 10; ++i) spawn(hold_one(pool.get(), &holding, &peak, &finished, ring.get()));
+  EXPECT_EQ(holding, 2) << "two got a buffer at once";
+  EXPECT_EQ(pool->waiters(), 8u) << "the other eight wait";
+  ring->run_until([&] { return finished == 10; });
+  EXPECT_EQ(peak, 2) << "never more leases than buffers";
+  EXPECT_EQ(pool->available(), 2u);
+}
+
+task<std::string> read_into_lease(Ring* ring, BufferPool* pool, int fd, std::size_t length,
+                                  int* used_index) {
+  BufferLease lease = co_await pool->acquire();
+  *used_index = lease.registered_index();
+  TransferOp op;
+  op.start(*ring, TransferOp::Direction::read, fd, lease.bytes().first(length), 0,
+           lease.registered_index());
+  auto bytes = co_await op;
+  if (!bytes) co_return std::string("error: ") + bytes.error().message();
+  co_return std::string(reinterpret_cast<const char*>(lease.bytes().data()), *bytes);
+}
+
+class BufferPoolRead : public ::testing::TestWithParam<bool> {};
+
+TEST_P(BufferPoolRead, FixedAndPlainBuffersReadTheSameBytes) {
+  const bool register_buffers = GetParam();
+  testing::TempDir dir;
+  std::string contents(50'000, '\0');
+  for (std::size_t i = 0; i < contents.size(); ++i) contents[i] = static_cast<char>(i * 7);
+  const auto file = dir.write("f.bin", contents);
+  auto ring = make_ring();
+  auto pool = make_pool(*ring, 3, register_buffers);
+  if (register_buffers) {
+    EXPECT_GT(pool->registered_count(), 0u) << "64 KiB buffers fit in any RLIMIT_MEMLOCK";
+  } else {
+    EXPECT_EQ(pool->registered_count(), 0u);
+  }
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  int used_index = -2;
+  auto read = pipeline::sync_wait(*ring, read_into_lease(ring.get(), pool.get(), fd, contents.size(), &used_index));
+  EXPECT_EQ(read, contents);
+  EXPECT_EQ(used_index >= 0, register_buffers);
+  ::close(fd);
+}
+
+INSTANTIATE_TEST_SUITE_P(Registration, BufferPoolRead, ::testing::Bool());
+
+}  // namespace
+}  // namespace piperun::io
