@@ -494,6 +494,7 @@ class Loader {
   void check_shape();
   void read_values();
   void check_semantics();
+  void record_origins();
 
   // --- typed readers: each leaves `out` at its default when the key is absent ----------------
   const toml::node* find(std::string_view section, std::string_view key) const {
@@ -1083,7 +1084,27 @@ std::expected<Config, ConfigError> Loader::run() {
   if (!issues_.empty()) return first_issue();
   check_semantics();
   if (!issues_.empty()) return first_issue();
+  record_origins();
   return std::move(config_);
+}
+
+void Loader::record_origins() {
+  for (const auto& [section_name, section] : root_) {
+    const toml::table* table = section.as_table();
+    if (table == nullptr) continue;
+    for (const auto& [key, node] : *table) {
+      const std::string name = fmt::format("{}.{}", section_name.str(), key.str());
+      std::string origin;
+      if (overridden_.contains(name)) {
+        origin = fmt::format("--set {}", name);
+      } else if (node.source().begin.line > 0) {
+        origin = fmt::format("{}:{}: {}", display_, node.source().begin.line, name);
+      } else {
+        origin = fmt::format("{}: {}", display_, name);
+      }
+      config_.origins.emplace(name, std::move(origin));
+    }
+  }
 }
 
 }  // namespace

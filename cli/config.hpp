@@ -4,6 +4,7 @@
 
 #include <expected>
 #include <filesystem>
+#include <map>
 #include <span>
 #include <string>
 
@@ -21,6 +22,14 @@ struct Config {
   pipeline::OutputOptions output;
   stages::UploadOptions upload;
   pipeline::ReportOptions report;
+
+  // "section.key" -> where its value came from, as error messages start: "FILE:LINE:
+  // section.key", "--set section.key". For checks made after loading.
+  std::map<std::string, std::string, std::less<>> origins;
+  std::string origin_of(std::string_view key) const {
+    if (auto it = origins.find(key); it != origins.end()) return it->second;
+    return file.string() + ": " + std::string(key);
+  }
 };
 
 struct ConfigError {

@@ -85,7 +85,7 @@ int run(int argc, char** argv) {
   stages::StageOptions stage_options{config->hash, config->compress, config->upload};
   auto stages = stages::make_stages(config->pipeline.stages, stage_options);
   if (!stages) {
-    fmt::print(stderr, "pipe-run: {}: pipeline.stages: {}\n", config_file, stages.error());
+    fmt::print(stderr, "pipe-run: {}: {}\n", config->origin_of("pipeline.stages"), stages.error());
     return kExitUsage;
   }
 

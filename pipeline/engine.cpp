@@ -81,8 +81,8 @@ struct Engine::Run {
   Engine& engine;
   io::Ring& ring;
   FlowShared shared;
+  WalkSignal walk_signal;  // outlives the walker, whose thread notifies it
   Walker walker;
-  WalkSignal walk_signal;
   ManifestWriter manifest;
   ChecksumWriter checksums;
   RunStats stats;
@@ -99,9 +99,9 @@ struct Engine::Run {
       : engine(owner),
         ring(ring_ref),
         shared{runtime, owner.stages_},
+        walk_signal(ring_ref),
         walker(owner.options_.input, compile_all(owner.options_.input.include),
-               compile_all(owner.options_.input.exclude), excluded_paths(owner.options_)),
-        walk_signal(ring_ref) {
+               compile_all(owner.options_.input.exclude), excluded_paths(owner.options_)) {
     shared.direct_io = owner.options_.pipeline.direct_io;
     shared.follow_symlinks = owner.options_.input.follow_symlinks;
     shared.max_reads_in_flight = owner.options_.pipeline.queue_depth;
