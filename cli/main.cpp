@@ -1,9 +1,9 @@
 // pipe-run's entry point: the command line, the config, the run, the exit code.
-#include <CLI/CLI.hpp>
-#include <fmt/core.h>
-
 #include <algorithm>
 #include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
 
 #include "cli/config.hpp"
 #include "cli/exit_codes.hpp"
@@ -35,7 +35,8 @@ pipeline::EngineOptions engine_options(const Config& config) {
   }
   options.manifest_header.tool_version = "pipe-run " PIPE_RUN_VERSION;
   options.manifest_header.config_file = config.file.string();
-  for (const auto& root : config.input.paths) options.manifest_header.roots.push_back(root.string());
+  for (const auto& root : config.input.paths)
+    options.manifest_header.roots.push_back(root.string());
   options.manifest_header.stages = stages;
   return options;
 }
@@ -50,7 +51,8 @@ void report_file(const pipeline::FileRecord& record, Verbosity verbosity) {
       break;
     case pipeline::FileStatus::skipped:
       // A symlink left unfollowed is what the user asked for; other skips deserve a word.
-      if (verbosity == Verbosity::verbose || (verbosity == Verbosity::normal && record.kind != "symlink")) {
+      if (verbosity == Verbosity::verbose ||
+          (verbosity == Verbosity::normal && record.kind != "symlink")) {
         fmt::print(stderr, "pipe-run: {}: {}\n", record.rel_path, record.error);
       }
       break;
@@ -75,7 +77,9 @@ int run(int argc, char** argv) {
     const int code = app.exit(error);
     return code == 0 ? kExitOk : kExitUsage;
   }
-  const Verbosity verbosity = quiet ? Verbosity::quiet : verbose ? Verbosity::verbose : Verbosity::normal;
+  const Verbosity verbosity = quiet     ? Verbosity::quiet
+                              : verbose ? Verbosity::verbose
+                                        : Verbosity::normal;
 
   auto config = load_config(config_file, overrides);
   if (!config) {
@@ -110,4 +114,6 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace piperun::cli
 
-int main(int argc, char** argv) { return piperun::cli::run(argc, argv); }
+int main(int argc, char** argv) {
+  return piperun::cli::run(argc, argv);
+}

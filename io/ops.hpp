@@ -6,18 +6,18 @@
 // again is safe), and short reads and writes (the rest is re-issued until done or EOF).
 #pragma once
 
-#include <fcntl.h>
-#include <linux/stat.h>
-#include <liburing.h>
-#include <sys/types.h>
-
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <fcntl.h>
+#include <linux/stat.h>
 #include <span>
+#include <sys/types.h>
 #include <system_error>
+
+#include <liburing.h>
 
 #include "io/ring.hpp"
 
@@ -27,7 +27,9 @@ inline std::error_code errno_code(int negative_errno) {
   return {-negative_errno, std::system_category()};
 }
 
-inline bool is_transient(int result) { return result == -EAGAIN || result == -EINTR; }
+inline bool is_transient(int result) {
+  return result == -EAGAIN || result == -EINTR;
+}
 
 // A one-shot operation: submitted when awaited, resumes the awaiting coroutine on completion.
 class OneShotOp : public Operation {
@@ -170,8 +172,12 @@ class TransferOp : public Operation {
   // `buffer` must stay valid and untouched until the operation is awaited. `buffer_index` >= 0
   // names the registered buffer holding `buffer` (READ_FIXED / WRITE_FIXED), -1 a plain one.
   // `short_read_is_eof`: for O_DIRECT, where the rest of a short read would be unaligned.
+  // `async`: have an io-wq worker do the transfer (IOSQE_ASYNC) instead of this thread inside
+  // io_uring_enter: large cached reads then copy on other cores in parallel.
   void start(Ring& ring, Direction direction, int fd, std::span<std::byte> buffer,
-             std::uint64_t offset, int buffer_index, bool short_read_is_eof = false) {
+             std::uint64_t offset, int buffer_index, bool short_read_is_eof = false,
+             bool async = false) {
+    async_ = async;
     ring_ = &ring;
     direction_ = direction;
     fd_ = fd;
@@ -213,6 +219,7 @@ class TransferOp : public Operation {
     } else {
       io_uring_prep_write(&sqe, op.fd_, data, length, offset);
     }
+    if (op.async_) sqe.flags |= IOSQE_ASYNC;
   }
 
   static void on_complete(Operation& self, int result, std::uint32_t) {
@@ -243,6 +250,7 @@ class TransferOp : public Operation {
   int fd_ = -1;
   int buffer_index_ = -1;
   bool short_read_is_eof_ = false;
+  bool async_ = false;
   bool finished_ = true;
   int error_ = 0;
   std::span<std::byte> buffer_;

@@ -1,10 +1,9 @@
 #include "io/ring.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <array>
 #include <cerrno>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace piperun::io {
 namespace {
@@ -74,7 +73,9 @@ void Ring::submit(Operation& op) {
   parked_tail_ = &op;
 }
 
-void Ring::schedule(std::coroutine_handle<> handle) { ready_.push_back(handle); }
+void Ring::schedule(std::coroutine_handle<> handle) {
+  ready_.push_back(handle);
+}
 
 bool Ring::prepare_into_sqe(Operation& op) {
   if (in_flight_ >= max_in_flight_) return false;
@@ -114,7 +115,8 @@ bool Ring::run_ready() {
   // Handles scheduled while running go to the next step, so one busy coroutine cannot starve
   // the completion queue.
   running_.swap(ready_);
-  for (std::coroutine_handle<> handle : running_) handle.resume();
+  for (std::coroutine_handle<> handle : running_)
+    handle.resume();
   const bool resumed = !running_.empty();
   running_.clear();
   return resumed;
@@ -143,7 +145,8 @@ unsigned Ring::reap() {
     std::array<io_uring_cqe*, kReapBatch> cqes;
     const unsigned count = io_uring_peek_batch_cqe(&ring_, cqes.data(), kReapBatch);
     if (count == 0) break;
-    for (unsigned i = 0; i < count; ++i) reaped_[total + i] = *cqes[i];
+    for (unsigned i = 0; i < count; ++i)
+      reaped_[total + i] = *cqes[i];
     io_uring_cq_advance(&ring_, count);
     total += count;
     if (count < kReapBatch || total + kReapBatch > reaped_.size()) break;

@@ -14,8 +14,6 @@
 //    buffer is still the kernel's once the Ring is gone.
 #pragma once
 
-#include <liburing.h>
-
 #include <atomic>
 #include <coroutine>
 #include <cstdint>
@@ -24,15 +22,17 @@
 #include <system_error>
 #include <vector>
 
+#include <liburing.h>
+
 #include "io/operation.hpp"
 #include "io/remote_queue.hpp"
 
 namespace piperun::io {
 
 struct RingOptions {
-  unsigned entries = 256;        // SQ size; the CQ gets twice as many
-  bool defer_taskrun = true;     // IORING_SETUP_DEFER_TASKRUN where the kernel has it
-  unsigned max_io_workers = 0;   // cap on io-wq workers per kind; 0 = kernel default
+  unsigned entries = 256;       // SQ size; the CQ gets twice as many
+  bool defer_taskrun = true;    // IORING_SETUP_DEFER_TASKRUN where the kernel has it
+  unsigned max_io_workers = 0;  // cap on io-wq workers per kind; 0 = kernel default
 };
 
 class Ring {
@@ -56,7 +56,8 @@ class Ring {
   // Runs steps until `done()` is true.
   template <class Done>
   void run_until(Done&& done) {
-    while (!done()) step(true);
+    while (!done())
+      step(true);
   }
 
   // Cancels every operation in flight (their coroutines see -ECANCELED) and reaps until none is.

@@ -1,10 +1,9 @@
 #include "pipeline/cpu_budget.hpp"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <sched.h>
 #include <sstream>
 #include <string>
 
@@ -27,8 +26,8 @@ unsigned quota_to_cpus(double quota, double period) {
 unsigned v2_limit(const std::filesystem::path& root, std::string group) {
   unsigned best = 0;
   for (;;) {
-    std::istringstream fields(read_first_line(root / group.substr(group.starts_with('/') ? 1 : 0) /
-                                              "cpu.max"));
+    std::istringstream fields(
+        read_first_line(root / group.substr(group.starts_with('/') ? 1 : 0) / "cpu.max"));
     std::string quota;
     double period = 0;
     if (fields >> quota >> period && quota != "max") {
@@ -57,7 +56,8 @@ unsigned v1_limit(const std::filesystem::path& root, const std::string& group) {
 
 }  // namespace
 
-unsigned cgroup_cpu_limit(const std::filesystem::path& cgroup_root, const std::string& self_cgroup) {
+unsigned cgroup_cpu_limit(const std::filesystem::path& cgroup_root,
+                          const std::string& self_cgroup) {
   std::istringstream lines(self_cgroup);
   std::string line;
   unsigned limit = 0;

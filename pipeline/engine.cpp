@@ -109,12 +109,14 @@ struct Engine::Run {
 
   static std::vector<std::filesystem::path> excluded_paths(const EngineOptions& options) {
     std::vector<std::filesystem::path> paths{options.output.manifest};
-    for (const auto& file : options.checksum_files) paths.push_back(file.path);
+    for (const auto& file : options.checksum_files)
+      paths.push_back(file.path);
     return paths;
   }
 
   void wake_idle_workers() {
-    for (auto handle : idle_workers) ring.schedule(handle);
+    for (auto handle : idle_workers)
+      ring.schedule(handle);
     idle_workers.clear();
   }
 
@@ -162,18 +164,26 @@ std::expected<RunStats, RunError> Engine::run() {
   ring_options.entries = std::clamp(pipeline.queue_depth * 2, 64u, 4096u);
   ring_options.max_io_workers = std::max(4u, options_.cpu_threads * 2);
   auto ring = io::Ring::create(ring_options);
-  if (!ring) return std::unexpected(RunError{RunError::Kind::fatal, "io_uring setup: " + ring.error().message()});
+  if (!ring)
+    return std::unexpected(
+        RunError{RunError::Kind::fatal, "io_uring setup: " + ring.error().message()});
 
   io::BufferPool::Options pool_options;
   pool_options.buffer_bytes = pipeline.chunk_size;
   pool_options.count = std::max<std::size_t>(2, pipeline.memory_limit / pipeline.chunk_size);
+  // Registration pins (so zeroes) the whole pool up front, which cost more than it saved for
+  // page-cache reads (measured: bench/RESULTS.md); O_DIRECT reads save a page pinning per I/O.
+  pool_options.register_with_ring = pipeline.direct_io;
   auto pool = io::BufferPool::create(**ring, pool_options);
-  if (!pool) return std::unexpected(RunError{RunError::Kind::fatal, "buffer pool: " + pool.error().message()});
+  if (!pool)
+    return std::unexpected(
+        RunError{RunError::Kind::fatal, "buffer pool: " + pool.error().message()});
 
   CpuPool cpu(**ring, options_.cpu_threads);
   Run run(*this, **ring, Runtime{**ring, cpu, **pool});
 
-  if (auto opened = run.manifest.open(options_.output.manifest, options_.manifest_header); !opened) {
+  if (auto opened = run.manifest.open(options_.output.manifest, options_.manifest_header);
+      !opened) {
     return std::unexpected(RunError{RunError::Kind::fatal, opened.error()});
   }
   if (auto opened = run.checksums.open(options_.checksum_files); !opened) {
@@ -216,10 +226,12 @@ task<void> Engine::Run::feed(Run* run) {
     run->batch.clear();
     const Walker::Poll poll = run->walker.poll(run->batch, kWalkBatch);
     if (poll == Walker::Poll::items) {
-      for (auto& entry : run->batch) run->pending.push_back(std::move(entry));
+      for (auto& entry : run->batch)
+        run->pending.push_back(std::move(entry));
       run->wake_idle_workers();
       // Let the workers take these before reading more: the walk queue is the buffer.
-      while (run->pending.size() > kWalkBatch) co_await run->wait_for_work();
+      while (run->pending.size() > kWalkBatch)
+        co_await run->wait_for_work();
       continue;
     }
     if (poll == Walker::Poll::finished) break;

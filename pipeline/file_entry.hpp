@@ -1,10 +1,9 @@
 // One path found by the walker, handed to the I/O thread through the walk queue.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <string>
+#include <sys/types.h>
 
 namespace piperun::pipeline {
 

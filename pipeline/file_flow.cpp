@@ -1,9 +1,8 @@
 #include "pipeline/file_flow.hpp"
 
+#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
-
-#include <cstring>
 
 namespace piperun::pipeline {
 namespace {
@@ -142,13 +141,16 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
       ReadSlot& slot = window[(head + count) % window.size()];
       slot.lease = std::move(lease);
       slot.offset = next_offset;
-      slot.length = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, size - next_offset));
+      slot.length =
+          static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, size - next_offset));
       std::size_t request = slot.length;
       if (direct) {
-        request = static_cast<std::size_t>((request + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
+        request =
+            static_cast<std::size_t>((request + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
       }
       slot.op.start(ring, io::TransferOp::Direction::read, fd, slot.lease.bytes().first(request),
-                    slot.offset, slot.lease.registered_index(), direct);
+                    slot.offset, slot.lease.registered_index(), direct,
+                    request >= shared->async_read_bytes);
       ++shared->reads_in_flight;
       next_offset += slot.length;
       ++count;

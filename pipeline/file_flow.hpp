@@ -23,6 +23,10 @@ struct FlowShared {
   bool direct_io = false;
   bool follow_symlinks = false;
   unsigned max_reads_in_flight = 64;  // queue_depth
+  // Reads of at least this size go to io-wq workers (IOSQE_ASYNC), so cached data is copied on
+  // the other cores while this thread goes on; smaller ones are cheaper inline. Measured on
+  // 20,000 small files: 16 KiB gave 115k files/s, 1 MiB 100k, 0 (all async) 104k.
+  std::size_t async_read_bytes = 16 * 1024;
   unsigned reads_in_flight = 0;
   std::uint64_t bytes_in = 0;
 };

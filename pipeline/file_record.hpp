@@ -1,10 +1,9 @@
 // What the run knows about one file once it is done: the manifest's and checksum file's input.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace piperun::pipeline {

@@ -26,14 +26,17 @@ struct FreeLists {
   std::array<std::size_t, kClasses> counts{};
   ~FreeLists() {
     for (FreeFrame*& head : heads) {
-      while (head != nullptr) ::operator delete(std::exchange(head, head->next));
+      while (head != nullptr)
+        ::operator delete(std::exchange(head, head->next));
     }
   }
 };
 
 thread_local FreeLists free_lists;
 
-std::size_t size_class(std::size_t bytes) { return (bytes + kGranule - 1) / kGranule; }
+std::size_t size_class(std::size_t bytes) {
+  return (bytes + kGranule - 1) / kGranule;
+}
 
 }  // namespace
 
@@ -45,7 +48,7 @@ void* allocate_frame(std::size_t bytes) {
       --free_lists.counts[cls];
       return frame;
     }
-    return ::operator new(cls * kGranule);
+    return ::operator new(cls* kGranule);
   }
   return ::operator new(bytes);
 }

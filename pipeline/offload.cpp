@@ -1,9 +1,9 @@
 #include "pipeline/offload.hpp"
 
+#include <algorithm>
+
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
-
-#include <algorithm>
 
 namespace piperun::pipeline {
 

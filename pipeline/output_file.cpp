@@ -136,6 +136,18 @@ void OutputFile::append(std::string&& bytes) {
   if (staging_.size() >= kHandOverBytes) hand_over(std::exchange(staging_, std::string()));
 }
 
+std::string& OutputFile::staging() {
+  assert(state_ == State::open);
+  if (staging_.capacity() < kHandOverBytes) staging_.reserve(kHandOverBytes);
+  return staging_;
+}
+
+void OutputFile::staged() {
+  if (state_ == State::open && staging_.size() >= kHandOverBytes) {
+    hand_over(std::exchange(staging_, std::string()));
+  }
+}
+
 void OutputFile::hand_over(std::string&& buffer) {
   {
     std::lock_guard lock(mutex_);

@@ -44,6 +44,10 @@ class OutputFile {
   // Owner thread, after a successful open() and before commit()/abandon(). Never blocks on
   // I/O. A write error is kept and reported by commit(); later appends are then dropped.
   void append(std::string&& bytes);
+  // Appending in place, without a string per append: write at the end of staging(), then call
+  // staged(), which hands the buffer over once it is large enough.
+  std::string& staging();
+  void staged();
 
   // Hands over what is staged, waits until the writer thread has written everything, then
   // (with fsync) flushes the file, renames it onto final_path and (with fsync) flushes the

@@ -5,14 +5,13 @@
 // I/O thread; a stage that needs CPU time co_awaits runtime.cpu.offload(...).
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <expected>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 
 #include "io/buffer_pool.hpp"
 #include "io/ring.hpp"

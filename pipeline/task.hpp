@@ -128,6 +128,8 @@ struct Detached {
 }  // namespace detail
 
 // Starts `work` now; it runs until its first suspension before spawn() returns.
-inline detail::Detached spawn(task<void> work) { co_await std::move(work); }
+inline detail::Detached spawn(task<void> work) {
+  co_await std::move(work);
+}
 
 }  // namespace piperun::pipeline

@@ -1,12 +1,12 @@
 #include "stages/hash.hpp"
 
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t by value: no malloc per file
+#include <array>
+#include <optional>
+
 #include <openssl/evp.h>
 #include <xxh_x86dispatch.h>  // run-time dispatch to the widest SIMD the CPU has
 #include <xxhash.h>
-
-#include <array>
-#include <optional>
 
 namespace piperun::stages {
 namespace {

@@ -22,8 +22,9 @@ enum class UploadLayout { mirror, content };
 enum class TransportChecksum { md5, crc32c, crc64nvme, sha256, xxhash128, none };
 
 struct UploadOptions {
-  std::string url = "file:///srv/artifacts";  // s3://bucket/prefix, http(s)://host/path, file:///dir
-  std::string endpoint;                       // S3-compatible endpoint
+  std::string url =
+      "file:///srv/artifacts";  // s3://bucket/prefix, http(s)://host/path, file:///dir
+  std::string endpoint;         // S3-compatible endpoint
   std::string region = "us-east-1";
   UploadLayout layout = UploadLayout::mirror;
   bool skip_existing = true;

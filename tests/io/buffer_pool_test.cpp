@@ -1,11 +1,12 @@
 // The buffer pool: leases, registration, and backpressure.
+#include "io/buffer_pool.hpp"
+
 #include <fcntl.h>
-#include <gtest/gtest.h>
+#include <set>
 #include <unistd.h>
 
-#include <set>
+#include <gtest/gtest.h>
 
-#include "io/buffer_pool.hpp"
 #include "io/ops.hpp"
 #include "pipeline/sync_wait.hpp"
 #include "pipeline/task.hpp"
@@ -75,7 +76,8 @@ TEST(BufferPool, ReadersWaitForABufferInsteadOfAllocating) {
   int holding = 0;
   int peak = 0;
   int finished = 0;
-  for (int i = 0; i < 10; ++i) spawn(hold_one(pool.get(), &holding, &peak, &finished, ring.get()));
+  for (int i = 0; i < 10; ++i)
+    spawn(hold_one(pool.get(), &holding, &peak, &finished, ring.get()));
   EXPECT_EQ(holding, 2) << "two got a buffer at once";
   EXPECT_EQ(pool->waiters(), 8u) << "the other eight wait";
   ring->run_until([&] { return finished == 10; });
@@ -101,7 +103,8 @@ TEST_P(BufferPoolRead, FixedAndPlainBuffersReadTheSameBytes) {
   const bool register_buffers = GetParam();
   testing::TempDir dir;
   std::string contents(50'000, '\0');
-  for (std::size_t i = 0; i < contents.size(); ++i) contents[i] = static_cast<char>(i * 7);
+  for (std::size_t i = 0; i < contents.size(); ++i)
+    contents[i] = static_cast<char>(i * 7);
   const auto file = dir.write("f.bin", contents);
   auto ring = make_ring();
   auto pool = make_pool(*ring, 3, register_buffers);
@@ -112,7 +115,8 @@ TEST_P(BufferPoolRead, FixedAndPlainBuffersReadTheSameBytes) {
   }
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   int used_index = -2;
-  auto read = pipeline::sync_wait(*ring, read_into_lease(ring.get(), pool.get(), fd, contents.size(), &used_index));
+  auto read = pipeline::sync_wait(
+      *ring, read_into_lease(ring.get(), pool.get(), fd, contents.size(), &used_index));
   EXPECT_EQ(read, contents);
   EXPECT_EQ(used_index >= 0, register_buffers);
   ::close(fd);

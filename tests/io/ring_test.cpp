@@ -1,16 +1,17 @@
 // The ring's awaitables against real files, pipes and threads.
-#include <fcntl.h>
-#include <gtest/gtest.h>
-#include <unistd.h>
+#include "io/ring.hpp"
 
 #include <chrono>
 #include <cstring>
+#include <fcntl.h>
 #include <numeric>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "io/ops.hpp"
-#include "io/ring.hpp"
 #include "pipeline/sync_wait.hpp"
 #include "pipeline/task.hpp"
 #include "support/temp_dir.hpp"
@@ -31,7 +32,8 @@ std::unique_ptr<Ring> make_ring(unsigned entries = 64) {
 
 std::string pattern(std::size_t size) {
   std::string bytes(size, '\0');
-  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
+  for (std::size_t i = 0; i < size; ++i)
+    bytes[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
   return bytes;
 }
 
@@ -64,7 +66,8 @@ TEST(Ring, OpensStatsReadsAndClosesAFile) {
   ASSERT_TRUE(fd.has_value()) << fd.error().message();
 
   struct statx stat {};
-  auto stat_task = [](Ring* r, int descriptor, struct statx* out) -> task<std::expected<void, std::error_code>> {
+  auto stat_task = [](Ring* r, int descriptor,
+                      struct statx* out) -> task<std::expected<void, std::error_code>> {
     co_return co_await Statx(*r, descriptor, "", AT_EMPTY_PATH, STATX_SIZE | STATX_MODE, out);
   };
   auto stated = sync_wait(*ring, stat_task(ring.get(), *fd, &stat));
@@ -159,7 +162,8 @@ TEST(Ring, WritesAndReadsBack) {
   const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   ASSERT_GE(fd, 0);
   std::string contents = pattern(70'001);
-  auto write_all = [](Ring* r, int descriptor, std::string* bytes) -> task<std::expected<std::size_t, std::error_code>> {
+  auto write_all = [](Ring* r, int descriptor,
+                      std::string* bytes) -> task<std::expected<std::size_t, std::error_code>> {
     TransferOp op;
     op.start(*r, TransferOp::Direction::write, descriptor,
              std::as_writable_bytes(std::span(bytes->data(), bytes->size())), 5, -1);

@@ -1,8 +1,10 @@
 // threads = 0: the CPUs we may use, from the affinity mask and the cgroup quota.
-#include <gtest/gtest.h>
+#include "pipeline/cpu_budget.hpp"
+
 #include <sched.h>
 
-#include "pipeline/cpu_budget.hpp"
+#include <gtest/gtest.h>
+
 #include "support/temp_dir.hpp"
 
 namespace piperun::pipeline {

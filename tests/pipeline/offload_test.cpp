@@ -1,12 +1,13 @@
 // offload(): the work runs on a TBB worker, the coroutine resumes on the I/O thread.
-#include <gtest/gtest.h>
+#include "pipeline/offload.hpp"
 
 #include <atomic>
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "io/ring.hpp"
-#include "pipeline/offload.hpp"
 #include "pipeline/sync_wait.hpp"
 #include "pipeline/task.hpp"
 
@@ -71,7 +72,8 @@ TEST(Offload, ManyOffloadsRunInParallelAndAllComeBack) {
   int done = 0;
   bool wrong_thread = false;
   for (int i = 0; i < 20; ++i) {
-    spawn(offload_busy(&cpu, Busy{&running, &peak}, &done, std::this_thread::get_id(), &wrong_thread));
+    spawn(offload_busy(&cpu, Busy{&running, &peak}, &done, std::this_thread::get_id(),
+                       &wrong_thread));
   }
   ring->run_until([&] { return done == 20; });
   EXPECT_FALSE(wrong_thread);

@@ -1,14 +1,17 @@
 // task<T>: laziness, results, deep chains without stack growth, frame recycling.
+#include "pipeline/task.hpp"
+
 #include <gtest/gtest.h>
 
 #include "io/ring.hpp"
 #include "pipeline/sync_wait.hpp"
-#include "pipeline/task.hpp"
 
 namespace piperun::pipeline {
 namespace {
 
-std::unique_ptr<io::Ring> make_ring() { return std::move(*io::Ring::create(io::RingOptions{})); }
+std::unique_ptr<io::Ring> make_ring() {
+  return std::move(*io::Ring::create(io::RingOptions{}));
+}
 
 task<int> answer(int* started) {
   ++*started;
