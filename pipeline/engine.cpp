@@ -14,9 +14,20 @@ namespace {
 
 // Entries taken from the walker per poll: enough to amortise its mutex.
 constexpr std::size_t kWalkBatch = 256;
-// Read-ahead per file, in chunks: enough to keep a single large file's reads overlapping the
-// stages, bounded again by queue_depth and the pool.
-constexpr std::size_t kMaxWindow = 64;
+// Read-ahead per file, in chunks. O_DIRECT reads need many in flight to keep the device's
+// queue full (up to queue_depth, as fio's iodepth). Page-cache reads are copies: a few chunks
+// overlap them with the stages, and more only touch more fresh buffer pages (measured on 4 x
+// 256 MiB cached files: 32 chunks of 4 MiB 6.1 GB/s, 4 chunks 9.3 GB/s).
+constexpr std::size_t kMaxDirectWindow = 64;
+constexpr std::uint64_t kBufferedReadAheadBytes = 16 * kMiB;
+
+std::size_t read_window(const PipelineOptions& pipeline, std::size_t pool_buffers) {
+  const std::size_t wanted =
+      pipeline.direct_io ? std::min<std::size_t>(pipeline.queue_depth, kMaxDirectWindow)
+                         : std::max<std::size_t>(2, kBufferedReadAheadBytes / pipeline.chunk_size);
+  // Half the pool at most, so one large file leaves buffers for the others.
+  return std::clamp<std::size_t>(wanted, 1, std::max<std::size_t>(1, pool_buffers / 2));
+}
 
 // Level-triggered hand-off from the walker thread: "entries may be ready". The awaiting
 // coroutine is resumed on the I/O thread through the ring's remote queue.
@@ -193,7 +204,7 @@ std::expected<RunStats, RunError> Engine::run() {
 
   run.walker.start([&run] { run.walk_signal.notify(); });
   const std::size_t workers = std::max<std::size_t>(1, pipeline.queue_depth);
-  const std::size_t window = std::clamp<std::size_t>(pool_options.count / 2, 1, kMaxWindow);
+  const std::size_t window = read_window(pipeline, pool_options.count);
   run.feeder_running = true;
   spawn(Run::feed(&run));
   for (std::size_t i = 0; i < workers; ++i) {

