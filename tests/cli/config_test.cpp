@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
+
 namespace piperun::cli {
 namespace {
 
@@ -50,15 +52,9 @@ class ScopedEnv {
 class ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "config_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = temp_.path();
     file_ = dir_ / "pipe.toml";
     fs::create_directory(dir_ / "artifacts");
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
   }
 
   void write(const std::string& text) {
@@ -89,6 +85,7 @@ class ConfigTest : public ::testing::Test {
   // "FILE:LINE: " as every message of the file starts.
   std::string at(int line) const { return file_.string() + ":" + std::to_string(line) + ": "; }
 
+  piperun::testing::TempDir temp_;  // removed with everything in it
   fs::path dir_;
   fs::path file_;
 };

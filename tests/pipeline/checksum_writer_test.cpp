@@ -17,6 +17,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
+
 namespace piperun::pipeline {
 namespace {
 
@@ -41,16 +43,10 @@ struct TestFile {
 class ChecksumWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "checksum_writer_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = temp_.path();
     root_ = dir_ / "data";
     out_ = dir_ / "out";
     fs::create_directories(root_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
   }
 
   static std::string read_all(const fs::path& path) {
@@ -122,6 +118,7 @@ class ChecksumWriterTest : public ::testing::Test {
     return files;
   }
 
+  piperun::testing::TempDir temp_;  // removed with everything in it
   fs::path dir_;
   fs::path root_;
   fs::path out_;

@@ -18,6 +18,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/temp_dir.hpp"
+
 namespace piperun::pipeline {
 namespace {
 
@@ -61,14 +63,8 @@ FileRecord regular_file(std::string rel_path) {
 class ManifestWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "manifest_writer_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = temp_.path();
     path_ = dir_ / "out" / "manifest.json";
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
   }
 
   static ManifestHeader header() {
@@ -90,6 +86,7 @@ class ManifestWriterTest : public ::testing::Test {
     return names;
   }
 
+  piperun::testing::TempDir temp_;  // removed with everything in it
   fs::path dir_;
   fs::path path_;
 };

@@ -18,6 +18,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.hpp"
+
 namespace piperun::pipeline {
 namespace {
 
@@ -25,15 +27,7 @@ namespace fs = std::filesystem;
 
 class OutputFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "output_file_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
+  void SetUp() override { dir_ = temp_.path(); }
 
   // Every entry of `directory` whose name holds the temporary-file marker.
   static std::vector<fs::path> temp_files(const fs::path& directory) {
@@ -51,6 +45,7 @@ class OutputFileTest : public ::testing::Test {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
 
+  piperun::testing::TempDir temp_;  // removed with everything in it
   fs::path dir_;
 };
 
