@@ -1,6 +1,8 @@
 // pipe-run's entry point: the command line, the config, the run, the exit code.
 #include <algorithm>
 #include <cstdio>
+#include <pthread.h>
+#include <signal.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -93,21 +95,42 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
 
+  // SIGINT and SIGTERM are read through the engine's ring: block them before any thread starts,
+  // so every thread inherits the mask and none is interrupted by them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   pipeline::EngineHooks hooks;
   hooks.on_file_done = [verbosity](const pipeline::FileRecord& record) {
     report_file(record, verbosity);
   };
-  pipeline::Engine engine(engine_options(*config), std::move(*stages), std::move(hooks));
+  pipeline::EngineOptions options = engine_options(*config);
+  options.handle_signals = true;
+  pipeline::Engine engine(std::move(options), std::move(*stages), std::move(hooks));
   auto stats = engine.run();
   if (!stats) {
     fmt::print(stderr, "pipe-run: {}\n", stats.error().message);
-    if (stats.error().kind == pipeline::RunError::Kind::no_files) return kExitUsage;
+    switch (stats.error().kind) {
+      case pipeline::RunError::Kind::no_files:
+        return kExitUsage;
+      case pipeline::RunError::Kind::interrupted:
+        return kExitInterrupted;
+      case pipeline::RunError::Kind::fatal:
+        return kExitFatal;
+    }
     return kExitFatal;
   }
   if (stats->files_total() == 0 && config->input.if_no_files == pipeline::IfNoFiles::warn) {
     fmt::print(stderr, "pipe-run: warning: no input files matched\n");
   }
   if (verbosity != Verbosity::quiet) fmt::print(stderr, "{}\n", format_summary(*stats));
+  if (stats->interrupted) {
+    fmt::print(stderr, "pipe-run: interrupted: the manifest lists the files done so far\n");
+    return kExitInterrupted;
+  }
   return stats->files_failed > 0 ? kExitSomeFailed : kExitOk;
 }
 

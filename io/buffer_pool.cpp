@@ -1,12 +1,43 @@
 #include "io/buffer_pool.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 
 namespace piperun::io {
+namespace {
+
+// Whether this process may lock memory without limit (CAP_IPC_LOCK in its effective set).
+bool may_lock_unlimited() {
+  std::FILE* status = std::fopen("/proc/self/status", "re");
+  if (status == nullptr) return false;
+  char line[256];
+  unsigned long long effective = 0;
+  while (std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::sscanf(line, "CapEff: %llx", &effective) == 1) break;
+  }
+  std::fclose(status);
+  constexpr int kCapIpcLock = 14;
+  return (effective >> kCapIpcLock & 1) != 0;
+}
+
+// How many buffers registration may pin. RLIMIT_MEMLOCK is counted per user, across all of
+// the user's processes and their rings: take at most half, so that a second pipe-run of the
+// same user still gets a ring.
+std::size_t registrable_buffers(std::size_t count, std::size_t buffer_bytes) {
+  rlimit limit{};
+  if (may_lock_unlimited() || ::getrlimit(RLIMIT_MEMLOCK, &limit) != 0 ||
+      limit.rlim_cur == RLIM_INFINITY) {
+    return count;
+  }
+  return std::min<std::size_t>(count, limit.rlim_cur / 2 / buffer_bytes);
+}
+
+}  // namespace
 
 BufferLease& BufferLease::operator=(BufferLease&& other) noexcept {
   if (this != &other) {
@@ -63,7 +94,7 @@ std::expected<std::unique_ptr<BufferPool>, std::error_code> BufferPool::create(
     }
     // Registration pins the pages, which counts against RLIMIT_MEMLOCK for unprivileged users
     // (8 MiB here): halve the set until the kernel accepts it; none registered still works.
-    for (std::size_t n = options.count; n > 0; n /= 2) {
+    for (std::size_t n = registrable_buffers(options.count, options.buffer_bytes); n > 0; n /= 2) {
       const int result =
           io_uring_register_buffers(ring.native(), iovecs.data(), static_cast<unsigned>(n));
       if (result == 0) {

@@ -135,6 +135,25 @@ class Close final : public OneShotOp {
   int fd_;
 };
 
+// Cancels `target`, an operation in flight: it then completes with -ECANCELED (or with its
+// own result, if it was already done). Resumes once the kernel has handled the request;
+// -ENOENT means there was nothing left to cancel.
+class Cancel final : public OneShotOp {
+ public:
+  Cancel(Ring& ring, const Operation& target) : OneShotOp(ring, &prep, false), target_(&target) {}
+  std::expected<void, std::error_code> await_resume() const noexcept {
+    if (result() < 0) return std::unexpected(errno_code(result()));
+    return {};
+  }
+
+ private:
+  static void prep(Operation& self, io_uring_sqe& sqe) {
+    io_uring_prep_cancel64(&sqe,
+                           reinterpret_cast<std::uintptr_t>(static_cast<Cancel&>(self).target_), 0);
+  }
+  const Operation* target_;
+};
+
 // Resumes after `duration`; -ECANCELED if the ring shuts down first.
 class Timeout final : public OneShotOp {
  public:

@@ -23,19 +23,24 @@ constexpr std::array<unsigned, 3> kSetupFlags{
 std::expected<std::unique_ptr<Ring>, std::error_code> Ring::create(const RingOptions& options) {
   std::unique_ptr<Ring> ring(new Ring());
   int result = -EINVAL;
-  for (unsigned flags : kSetupFlags) {
-    if (!options.defer_taskrun && (flags & IORING_SETUP_DEFER_TASKRUN) != 0) continue;
-    io_uring_params params{};
-    params.flags = flags | IORING_SETUP_CQSIZE;
-    params.cq_entries = options.entries * 2;
-    result = io_uring_queue_init_params(options.entries, &ring->ring_, &params);
-    if (result == 0) {
-      ring->defer_taskrun_ = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
-      ring->max_in_flight_ = params.cq_entries;
-      break;
+  // Unprivileged users pay for the ring's memory from RLIMIT_MEMLOCK, shared by all their
+  // processes: when it is short (ENOMEM), a smaller ring still works.
+  for (unsigned entries = options.entries; entries >= 8; entries /= 2) {
+    for (unsigned flags : kSetupFlags) {
+      if (!options.defer_taskrun && (flags & IORING_SETUP_DEFER_TASKRUN) != 0) continue;
+      io_uring_params params{};
+      params.flags = flags | IORING_SETUP_CQSIZE;
+      params.cq_entries = entries * 2;
+      result = io_uring_queue_init_params(entries, &ring->ring_, &params);
+      if (result == 0) {
+        ring->defer_taskrun_ = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+        ring->max_in_flight_ = params.cq_entries;
+        break;
+      }
+      // EINVAL: this kernel does not know these flags; try the next set.
+      if (result != -EINVAL) break;
     }
-    // EINVAL: this kernel does not know these flags; try the next set.
-    if (result != -EINVAL) break;
+    if (result != -ENOMEM) break;
   }
   if (result != 0) return std::unexpected(std::error_code(-result, std::system_category()));
   ring->ring_ready_ = true;

@@ -117,4 +117,13 @@ void ChecksumWriter::abandon() noexcept {
   outputs_.clear();
 }
 
+std::vector<std::filesystem::path> ChecksumWriter::paths() const {
+  std::vector<std::filesystem::path> all;
+  for (const Output& output : outputs_) {
+    all.push_back(output.file->final_path());
+    all.push_back(output.file->temp_path());
+  }
+  return all;
+}
+
 }  // namespace piperun::pipeline

@@ -48,6 +48,8 @@ class ChecksumWriter {
   // Drops every file: nothing appears under their paths. Also done by the destructor when
   // finish() did not run.
   void abandon() noexcept;
+  // The final and the temporary path of every file, once open.
+  std::vector<std::filesystem::path> paths() const;
 
   // The configured path with its extension replaced by the algorithm's own: ".xxh128" for
   // xxh3-128, ".xxh64", ".sha256" ("out/checksums.xxh128" stays as is for xxh3-128; a path

@@ -2,9 +2,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <deque>
+#include <optional>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "io/buffer_pool.hpp"
+#include "io/ops.hpp"
 #include "io/ring.hpp"
 #include "pipeline/file_flow.hpp"
 #include "pipeline/walker.hpp"
@@ -92,11 +98,19 @@ struct Engine::Run {
   Engine& engine;
   io::Ring& ring;
   FlowShared shared;
-  WalkSignal walk_signal;  // outlives the walker, whose thread notifies it
-  Walker walker;
   ManifestWriter manifest;
   ChecksumWriter checksums;
+  WalkSignal walk_signal;  // outlives the walker, whose thread notifies it
+  // Made once the outputs are open, so that their temporary files are excluded too.
+  std::optional<Walker> walker;
   RunStats stats;
+
+  // Interruption: a signalfd read kept armed in the ring.
+  int signal_fd = -1;
+  io::TransferOp signal_read;
+  signalfd_siginfo signal_info{};
+  bool watcher_running = false;
+  bool abort_outputs = false;  // a second signal: leave nothing behind
 
   std::deque<FileEntry> pending;
   std::vector<FileEntry> batch;
@@ -107,22 +121,41 @@ struct Engine::Run {
   std::vector<std::coroutine_handle<>> idle_workers;
 
   Run(Engine& owner, io::Ring& ring_ref, Runtime runtime)
-      : engine(owner),
-        ring(ring_ref),
-        shared{runtime, owner.stages_},
-        walk_signal(ring_ref),
-        walker(owner.options_.input, compile_all(owner.options_.input.include),
-               compile_all(owner.options_.input.exclude), excluded_paths(owner.options_)) {
+      : engine(owner), ring(ring_ref), shared{runtime, owner.stages_}, walk_signal(ring_ref) {
     shared.direct_io = owner.options_.pipeline.direct_io;
     shared.follow_symlinks = owner.options_.input.follow_symlinks;
     shared.max_reads_in_flight = owner.options_.pipeline.queue_depth;
   }
 
-  static std::vector<std::filesystem::path> excluded_paths(const EngineOptions& options) {
-    std::vector<std::filesystem::path> paths{options.output.manifest};
-    for (const auto& file : options.checksum_files)
-      paths.push_back(file.path);
+  ~Run() {
+    if (signal_fd >= 0) ::close(signal_fd);
+  }
+
+  // Our own outputs and their temporary files, which may lie inside an input tree.
+  std::vector<std::filesystem::path> excluded_paths() const {
+    std::vector<std::filesystem::path> paths = manifest.paths();
+    for (auto& path : checksums.paths())
+      paths.push_back(std::move(path));
     return paths;
+  }
+
+  void start_walk() {
+    const InputOptions& input = engine.options_.input;
+    walker.emplace(input, compile_all(input.include), compile_all(input.exclude), excluded_paths());
+    walker->start([this] { walk_signal.notify(); });
+  }
+
+  // First signal: stop taking files and abandon those in the middle. Second: also write nothing.
+  void interrupt() {
+    if (stats.interrupted) {
+      abort_outputs = true;
+      return;
+    }
+    stats.interrupted = true;
+    shared.stop_requested = true;
+    walker->stop();
+    pending.clear();
+    wake_idle_workers();
   }
 
   void wake_idle_workers() {
@@ -142,6 +175,10 @@ struct Engine::Run {
   }
 
   void record(const FileRecord& record) {
+    // Abandoned in the middle: not done, so not in the manifest.
+    if (stats.interrupted && record.status == FileStatus::failed && record.error == kInterrupted) {
+      return;
+    }
     switch (record.status) {
       case FileStatus::ok:
         ++stats.files_ok;
@@ -160,6 +197,8 @@ struct Engine::Run {
 
   static task<void> feed(Run* run);
   static task<void> work(Run* run, std::size_t window_slots);
+  static task<void> watch_signals(Run* run);
+  static task<void> stop_watching(Run* run);
 };
 
 Engine::Engine(EngineOptions options, std::vector<std::unique_ptr<Stage>> stages, EngineHooks hooks)
@@ -202,7 +241,22 @@ std::expected<RunStats, RunError> Engine::run() {
     return std::unexpected(RunError{RunError::Kind::fatal, opened.error()});
   }
 
-  run.walker.start([&run] { run.walk_signal.notify(); });
+  if (options_.handle_signals) {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    run.signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC);
+    if (run.signal_fd < 0) {
+      run.manifest.abandon();
+      run.checksums.abandon();
+      return std::unexpected(
+          RunError{RunError::Kind::fatal, std::string("signalfd: ") + std::strerror(errno)});
+    }
+    run.watcher_running = true;
+    spawn(Run::watch_signals(&run));
+  }
+  run.start_walk();
   const std::size_t workers = std::max<std::size_t>(1, pipeline.queue_depth);
   const std::size_t window = read_window(pipeline, pool_options.count);
   run.feeder_running = true;
@@ -212,12 +266,22 @@ std::expected<RunStats, RunError> Engine::run() {
     spawn(Run::work(&run, window));
   }
   (*ring)->run_until([&run] { return run.workers_running == 0 && !run.feeder_running; });
-  run.walker.stop();
+  if (run.watcher_running) {
+    spawn(Run::stop_watching(&run));
+    (*ring)->run_until([&run] { return !run.watcher_running; });
+  }
+  run.walker->stop();
   run.stats.bytes_in = run.shared.bytes_in;
   run.stats.duration = std::chrono::steady_clock::now() - started;
 
+  if (run.abort_outputs) {
+    run.manifest.abandon();
+    run.checksums.abandon();
+    return std::unexpected(
+        RunError{RunError::Kind::interrupted, "interrupted twice: nothing was written"});
+  }
   const bool nothing_found = run.stats.files_total() == 0;
-  if (nothing_found && options_.input.if_no_files == IfNoFiles::error) {
+  if (nothing_found && !run.stats.interrupted && options_.input.if_no_files == IfNoFiles::error) {
     run.manifest.abandon();
     run.checksums.abandon();
     return std::unexpected(RunError{RunError::Kind::no_files, "no input files matched"});
@@ -235,7 +299,8 @@ std::expected<RunStats, RunError> Engine::run() {
 task<void> Engine::Run::feed(Run* run) {
   for (;;) {
     run->batch.clear();
-    const Walker::Poll poll = run->walker.poll(run->batch, kWalkBatch);
+    if (run->stats.interrupted) break;
+    const Walker::Poll poll = run->walker->poll(run->batch, kWalkBatch);
     if (poll == Walker::Poll::items) {
       for (auto& entry : run->batch)
         run->pending.push_back(std::move(entry));
@@ -261,6 +326,7 @@ task<void> Engine::Run::work(Run* run, std::size_t window_slots) {
       co_await run->wait_for_work();
       continue;
     }
+    if (run->stats.interrupted) break;
     FileEntry entry = std::move(run->pending.front());
     run->pending.pop_front();
     if (run->pending.size() <= kWalkBatch) run->wake_idle_workers();
@@ -268,6 +334,23 @@ task<void> Engine::Run::work(Run* run, std::size_t window_slots) {
     run->record(record);
   }
   --run->workers_running;
+}
+
+task<void> Engine::Run::watch_signals(Run* run) {
+  auto bytes = std::as_writable_bytes(std::span(&run->signal_info, 1));
+  for (;;) {
+    run->signal_read.start(run->ring, io::TransferOp::Direction::read, run->signal_fd, bytes, 0,
+                           -1);
+    auto read = co_await run->signal_read;
+    // Cancelled: the run is over.
+    if (!read || *read != bytes.size()) break;
+    run->interrupt();
+  }
+  run->watcher_running = false;
+}
+
+task<void> Engine::Run::stop_watching(Run* run) {
+  (void)co_await io::Cancel(run->ring, run->signal_read);
 }
 
 }  // namespace piperun::pipeline

@@ -26,6 +26,10 @@ struct EngineOptions {
   std::vector<ChecksumFile> checksum_files;  // one per hash algorithm; empty: none written
   ManifestHeader manifest_header;
   unsigned cpu_threads = 1;  // resolved: never 0 here
+  // Read SIGINT and SIGTERM through the ring (a signalfd). The caller must have blocked them in
+  // every thread before run(). First signal: no new files, files in the middle are abandoned,
+  // the manifest and checksum files of what is done are written. Second: nothing is written.
+  bool handle_signals = false;
 };
 
 struct EngineHooks {
@@ -34,7 +38,7 @@ struct EngineHooks {
 };
 
 struct RunError {
-  enum class Kind { no_files, fatal } kind;
+  enum class Kind { no_files, fatal, interrupted } kind;
   std::string message;
 };
 

@@ -128,6 +128,10 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
   std::size_t head = 0;
   std::size_t count = 0;
   while (status) {
+    if (shared->stop_requested) {
+      status = std::unexpected(Failure{std::string(kInterrupted)});
+      break;
+    }
     // Keep the window full. Only an empty window waits for a buffer: a flow that holds one can
     // always make progress, so flows never wait on each other in a cycle.
     while (count < window.size() && next_offset < size) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "io/buffer_pool.hpp"
@@ -28,6 +29,7 @@ struct FlowShared {
   // 20,000 small files: 16 KiB gave 115k files/s, 1 MiB 100k, 0 (all async) 104k.
   std::size_t async_read_bytes = 16 * 1024;
   unsigned reads_in_flight = 0;
+  bool stop_requested = false;  // interrupted: abandon files in the middle
   std::uint64_t bytes_in = 0;
 };
 
@@ -38,6 +40,9 @@ struct ReadSlot {
   std::uint64_t offset = 0;
   std::size_t length = 0;  // bytes expected (the file's size decides)
 };
+
+// The error of a file abandoned because of FlowShared::stop_requested.
+inline constexpr std::string_view kInterrupted = "interrupted";
 
 // `window` is the caller's slot storage, reused from file to file (its size bounds the
 // read-ahead). The record says whether the file was processed, skipped or failed.

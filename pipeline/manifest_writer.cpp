@@ -305,6 +305,7 @@ std::expected<void, std::string> ManifestWriter::finish(const RunStats& stats, b
   summary["bytes_out"] = stats.bytes_out;
   summary["duration_s"] = std::chrono::duration<double>(stats.duration).count();
   summary["throughput_mb_s"] = stats.throughput_mb_s();
+  summary["interrupted"] = stats.interrupted;
   Json failures = Json::array();
   for (const ListedFailure& listed : listed_failures_) {
     Json failure = Json::object();

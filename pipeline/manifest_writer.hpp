@@ -66,6 +66,10 @@ class ManifestWriter {
   // Drops the manifest: nothing appears under its path. Also done by the destructor when
   // finish() did not run.
   void abandon() noexcept { file_.abandon(); }
+  // The final and the temporary path, once open.
+  std::vector<std::filesystem::path> paths() const {
+    return {file_.final_path(), file_.temp_path()};
+  }
 
   // One record as a single-line JSON object, exactly as it appears in "files".
   static std::string serialize_record(const FileRecord& record);

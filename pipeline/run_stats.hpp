@@ -13,6 +13,8 @@ struct RunStats {
   std::uint64_t bytes_in = 0;       // bytes read from input files
   std::uint64_t bytes_out = 0;      // bytes written by output stages
   std::chrono::nanoseconds duration{};
+  // SIGINT or SIGTERM stopped the run: files not yet done are not in the manifest.
+  bool interrupted = false;
 
   std::uint64_t files_total() const { return files_ok + files_failed + files_skipped; }
   double throughput_mb_s() const {

@@ -31,43 +31,21 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/temp_dir.hpp"
+
 extern char** environ;
 
 namespace piperun::itest {
 
 namespace fs = std::filesystem;
 
-inline const fs::path kBinary{PIPE_RUN_BINARY};
+// The binary under test: PIPE_RUN_IT_BINARY overrides the one built beside the tests (to run
+// the suite against another build, or to check that the tests catch a broken binary).
+inline const fs::path kBinary{std::getenv("PIPE_RUN_IT_BINARY") != nullptr
+                                  ? std::getenv("PIPE_RUN_IT_BINARY")
+                                  : PIPE_RUN_BINARY};
 
-// A fresh directory from mkdtemp under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
- public:
-  explicit TempDir(mode_t mode = 0700) {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/pipe-run-it.XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-    ::chmod(path_.c_str(), mode);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    // Make everything removable again (tests chmod files and folders to 000).
-    for (auto it = fs::recursive_directory_iterator(
-             path_, fs::directory_options::skip_permission_denied, ignored);
-         it != fs::recursive_directory_iterator(); it.increment(ignored)) {
-      if (it->is_directory(ignored) && !it->is_symlink(ignored)) ::chmod(it->path().c_str(), 0700);
-    }
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-  fs::path operator/(std::string_view name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using TempDir = piperun::testing::TempDir;
 
 inline void write_file(const fs::path& file, std::string_view contents) {
   fs::create_directories(file.parent_path());
@@ -146,8 +124,11 @@ struct RunResult {
 };
 
 struct RunOptions {
-  fs::path cwd;  // empty: inherit
+  fs::path cwd{};  // empty: inherit
   std::chrono::milliseconds timeout{60'000};
+  int send_signal = 0;  // sent to the child (not its group) after signal_after
+  std::chrono::milliseconds signal_after{0};
+  int signal_count = 1;  // how many times, 20 ms apart
 };
 
 // Runs argv[0] (searched on PATH) with stdin from /dev/null and stdout/stderr captured, in its
@@ -194,10 +175,17 @@ inline RunResult run(const std::vector<std::string>& argv, const RunOptions& opt
 
   int status = 0;
   rusage usage{};
+  int signals_sent = 0;
   for (;;) {
     const pid_t done = ::wait4(pid, &status, WNOHANG, &usage);
     if (done == pid) break;
     if (done < 0 && errno != EINTR) break;
+    if (options.send_signal != 0 && signals_sent < options.signal_count &&
+        std::chrono::steady_clock::now() - started >=
+            options.signal_after + signals_sent * std::chrono::milliseconds(20)) {
+      ::kill(pid, options.send_signal);
+      ++signals_sent;
+    }
     if (std::chrono::steady_clock::now() - started > options.timeout) {
       result.timed_out = true;
       ::kill(-pid, SIGKILL);  // the group we created for this child
@@ -397,6 +385,14 @@ inline std::optional<std::vector<std::string>> unprivileged_prefix() {
                                     "--"};
   }
   return std::nullopt;
+}
+
+// Whether `prefix` (from unprivileged_prefix) can run at all and read `file` (e.g. when
+// TMPDIR is under a private folder, nobody cannot reach the tree).
+inline bool unprivileged_can_read(const std::vector<std::string>& prefix, const fs::path& file) {
+  std::vector<std::string> argv = prefix;
+  argv.insert(argv.end(), {"test", "-r", file.string()});
+  return run(argv, RunOptions{.timeout = std::chrono::seconds(20)}).exit_code == 0;
 }
 
 // Every regular file under root, relative, as raw bytes (hard links counted per name).

@@ -36,7 +36,7 @@ void make_varied_tree(const Job& job) {
   fs::create_hard_link(job.root() / "chunk-exact.bin", job.root() / "hardlink-to-chunk-exact.bin");
 }
 
-TEST(Hash, VariedTreeVerifiesWithXxhsum) {
+TEST(ItHash, VariedTreeVerifiesWithXxhsum) {
   Job job;
   make_varied_tree(job);
   const auto expected = regular_files(job.root());
@@ -55,6 +55,12 @@ TEST(Hash, VariedTreeVerifiesWithXxhsum) {
     EXPECT_TRUE(listed.insert(line.path).second) << "listed twice: " << line.path;
   }
   EXPECT_EQ(listed, expected);
+
+  // The outputs are complete files under their final names; no temporary is left behind.
+  std::set<std::string> outputs;
+  for (const auto& entry : fs::directory_iterator(job.out()))
+    outputs.insert(entry.path().filename().string());
+  EXPECT_EQ(outputs, (std::set<std::string>{"manifest.json", "checksums.xxh128"}));
 
   // The stock tool agrees, file by file.
   const RunResult check = job.check(job.checksums());
@@ -77,7 +83,7 @@ TEST(Hash, VariedTreeVerifiesWithXxhsum) {
   EXPECT_NE(digests.at("chunk-exact.bin"), digests.at("chunk-plus-one.bin"));
 }
 
-TEST(Hash, ThreeAlgorithmsWriteThreeVerifiableFiles) {
+TEST(ItHash, ThreeAlgorithmsWriteThreeVerifiableFiles) {
   Job job;
   job.file("a.txt", "alpha\n");
   job.file("sub/b.txt", "beta\n");
@@ -117,7 +123,7 @@ TEST(Hash, ThreeAlgorithmsWriteThreeVerifiableFiles) {
   EXPECT_EQ(checksum_map(sha256).at("sub/deeper/c.bin").size(), 64u);
 }
 
-TEST(Hash, ManifestDescribesEveryEntry) {
+TEST(ItHash, ManifestDescribesEveryEntry) {
   Job job;
   job.file("plain.txt", "hello\n");
   job.file("dir/nested.txt", "nested file\n");
@@ -199,7 +205,7 @@ TEST(Hash, ManifestDescribesEveryEntry) {
   EXPECT_EQ(summary["bytes_in"].get<std::uintmax_t>(), bytes);
 }
 
-TEST(Hash, ManySmallFiles) {
+TEST(ItHash, ManySmallFiles) {
   Job job;
   std::mt19937 sizes(42);
   std::uintmax_t bytes = 0;
@@ -221,7 +227,7 @@ TEST(Hash, ManySmallFiles) {
   EXPECT_EQ(manifest["summary"]["bytes_in"].get<std::uintmax_t>(), bytes);
 }
 
-TEST(Hash, SetOverridesConfigKeys) {
+TEST(ItHash, SetOverridesConfigKeys) {
   Job job;
   job.file("a.txt", "alpha\n");
   write_random_file(job.root() / "b.bin", 5 * kMiB, 5);
@@ -239,7 +245,7 @@ TEST(Hash, SetOverridesConfigKeys) {
   EXPECT_EQ(count_lines(check.out, ": OK"), 2u);
 }
 
-TEST(Hash, RelativePathsResolveAgainstTheConfigFolder) {
+TEST(ItHash, RelativePathsResolveAgainstTheConfigFolder) {
   Job job;
   job.file("a.txt", "alpha\n");
   job.file("sub/b.txt", "beta\n");
@@ -255,7 +261,7 @@ TEST(Hash, RelativePathsResolveAgainstTheConfigFolder) {
   EXPECT_EQ(count_lines(read_file(job.checksums())), 2u);
 }
 
-TEST(Hash, SeveralRootsArePrefixedByTheirFolderName) {
+TEST(ItHash, SeveralRootsArePrefixedByTheirFolderName) {
   Job job;
   job.file("alpha/same.txt", "one\n");
   job.file("alpha/only-alpha.txt", "two\n");
@@ -275,7 +281,27 @@ TEST(Hash, SeveralRootsArePrefixedByTheirFolderName) {
   EXPECT_EQ(check.exit_code, 0) << check.describe();
 }
 
-TEST(Hash, NewlineAndBackslashNamesVerifyWithSha256sum) {
+// The common CI case: paths = ["."] with the outputs inside the tree. The outputs (and their
+// temporaries) must not be hashed, and the checksum file must verify from the root.
+TEST(ItHash, OutputsInsideTheInputTreeAreNotHashed) {
+  Job job;
+  job.file("a.txt", "alpha\n");
+  write_random_file(job.root() / "b.bin", 3 * kMiB, 13);
+  job.set("input", "paths", "[" + toml_string(job.dir().string()) + "]");
+  const RunResult result = job.run_pipe();
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  const auto digests = checksum_map(job.checksums());
+  for (const auto& [path, digest] : digests)
+    EXPECT_FALSE(path.starts_with("out/")) << "an output was hashed: " << path;
+  EXPECT_TRUE(digests.contains("in/a.txt"));
+  EXPECT_TRUE(digests.contains("in/b.bin"));
+  EXPECT_TRUE(digests.contains("job.toml"));
+  const RunResult check =
+      run({"xxhsum", "-c", job.checksums().string()}, RunOptions{.cwd = job.dir()});
+  EXPECT_EQ(check.exit_code, 0) << check.describe() << "\n" << read_file(job.checksums());
+}
+
+TEST(ItHash, NewlineAndBackslashNamesVerifyWithSha256sum) {
   Job job;
   job.file("new\nline.txt", "newline\n");
   job.file("back\\slash.txt", "backslash\n");
@@ -288,7 +314,7 @@ TEST(Hash, NewlineAndBackslashNamesVerifyWithSha256sum) {
   EXPECT_EQ(count_lines(check.out, ": OK"), 3u) << check.describe();
 }
 
-TEST(Hash, NoStagesReadsEveryFile) {
+TEST(ItHash, NoStagesReadsEveryFile) {
   Job job;
   job.file("a.txt", "alpha\n");
   write_random_file(job.root() / "b.bin", 6 * kMiB, 9);
@@ -299,6 +325,46 @@ TEST(Hash, NoStagesReadsEveryFile) {
   const nlohmann::json manifest = read_json(job.manifest());
   EXPECT_EQ(manifest["summary"]["files"]["ok"], 2);
   EXPECT_EQ(manifest["summary"]["bytes_in"].get<std::uintmax_t>(), total_size(job.root()));
+}
+
+// The smallest pool the config allows (two 64 KiB buffers), one read in flight, one worker:
+// backpressure everywhere, and still every byte hashed in order.
+class TinyPool : public ::testing::TestWithParam<bool> {};
+
+TEST_P(TinyPool, HashesEverything) {
+  Job job;
+  write_random_file(job.root() / "big.bin", 10 * kMiB + 123, 31);
+  write_random_file(job.root() / "exact.bin", 64 * 1024, 32);
+  for (int i = 0; i < 200; ++i)
+    write_random_file(job.root() / "small" / std::to_string(i), static_cast<std::size_t>(i) * 97,
+                      100 + i);
+  job.set("pipeline", "chunk_size", R"("64KiB")");
+  job.set("pipeline", "memory_limit", R"("128KiB")");
+  job.set("pipeline", "queue_depth", "1");
+  job.set("pipeline", "threads", "1");
+  job.set("pipeline", "direct_io", GetParam() ? "true" : "false");
+  const RunResult result = job.run_pipe();
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_EQ(count_lines(read_file(job.checksums())), 202u);
+  const RunResult check = job.check(job.checksums());
+  EXPECT_EQ(check.exit_code, 0) << check.describe();
+  EXPECT_EQ(count_lines(check.out, ": OK"), 202u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Integration, TinyPool, ::testing::Values(false, true),
+                         [](const auto& info) {
+                           return std::string(info.param ? "DirectIo" : "PageCache");
+                         });
+
+TEST(ItHash, DirectIoVariedTreeVerifies) {
+  Job job;
+  make_varied_tree(job);
+  job.set("pipeline", "direct_io", "true");
+  const RunResult result = job.run_pipe();
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_EQ(count_lines(read_file(job.checksums())), regular_files(job.root()).size());
+  const RunResult check = job.check(job.checksums());
+  EXPECT_EQ(check.exit_code, 0) << check.describe();
 }
 
 }  // namespace

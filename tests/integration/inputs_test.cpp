@@ -37,7 +37,7 @@ void make_symlink_tree(const Job& job) {
   fs::create_symlink("d/f", job.root() / "flink");
 }
 
-TEST(Symlinks, NotFollowedAreRecordedNotHashed) {
+TEST(ItSymlinks, NotFollowedAreRecordedNotHashed) {
   Job job;
   make_symlink_tree(job);
   fs::create_symlink("nowhere", job.root() / "dangling");
@@ -63,7 +63,7 @@ TEST(Symlinks, NotFollowedAreRecordedNotHashed) {
   EXPECT_EQ(manifest["summary"]["files"]["failed"], 0);
 }
 
-TEST(Symlinks, FollowedAreHashedAndLoopsReported) {
+TEST(ItSymlinks, FollowedAreHashedAndLoopsReported) {
   Job job;
   make_symlink_tree(job);
   write_file(job.dir() / "outside.txt", "outside the root\n");
@@ -92,7 +92,7 @@ TEST(Symlinks, FollowedAreHashedAndLoopsReported) {
   EXPECT_GE(manifest["summary"]["files"]["failed"].get<int>(), 1);
 }
 
-TEST(Symlinks, FollowedDirectoryLinkIsWalked) {
+TEST(ItSymlinks, FollowedDirectoryLinkIsWalked) {
   Job job;
   job.file("d/f", "in d\n");
   fs::create_symlink("d", job.root() / "dlink");
@@ -103,7 +103,7 @@ TEST(Symlinks, FollowedDirectoryLinkIsWalked) {
   EXPECT_EQ(job.check(job.checksums()).exit_code, 0);
 }
 
-TEST(SpecialFiles, FifoIsSkippedReportedAndNeverOpened) {
+TEST(ItSpecialFiles, FifoIsSkippedReportedAndNeverOpened) {
   Job job;
   job.file("a.txt", "alpha\n");
   job.file("nested/b.txt", "beta\n");
@@ -124,7 +124,7 @@ TEST(SpecialFiles, FifoIsSkippedReportedAndNeverOpened) {
   EXPECT_EQ(manifest["summary"]["files"]["skipped"], 1);
 }
 
-TEST(IfNoFiles, ErrorExitsTwoAndWritesNothing) {
+TEST(ItIfNoFiles, ErrorExitsTwoAndWritesNothing) {
   Job job;  // the input root exists and is empty
   job.set("input", "if_no_files", R"("error")");
   const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(20)});
@@ -134,14 +134,14 @@ TEST(IfNoFiles, ErrorExitsTwoAndWritesNothing) {
   EXPECT_FALSE(fs::exists(job.checksums()));
 }
 
-TEST(IfNoFiles, ErrorIsTheDefault) {
+TEST(ItIfNoFiles, ErrorIsTheDefault) {
   Job job;
   const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(20)});
   EXPECT_EQ(result.exit_code, 2) << result.describe();
   EXPECT_FALSE(fs::exists(job.manifest()));
 }
 
-TEST(IfNoFiles, NothingMatchingTheFiltersIsNoFiles) {
+TEST(ItIfNoFiles, NothingMatchingTheFiltersIsNoFiles) {
   Job job;
   job.file("a.txt", "alpha\n");
   job.set("input", "include", R"(["**/*.log"])");
@@ -151,7 +151,7 @@ TEST(IfNoFiles, NothingMatchingTheFiltersIsNoFiles) {
   EXPECT_FALSE(fs::exists(job.manifest()));
 }
 
-TEST(IfNoFiles, WarnExitsZeroWithAWarning) {
+TEST(ItIfNoFiles, WarnExitsZeroWithAWarning) {
   // Repeated: an empty run is all start-up and shutdown, where races show.
   for (int i = 0; i < 10; ++i) {
     Job job;
@@ -163,7 +163,7 @@ TEST(IfNoFiles, WarnExitsZeroWithAWarning) {
   }
 }
 
-TEST(IfNoFiles, IgnoreExitsZeroSilently) {
+TEST(ItIfNoFiles, IgnoreExitsZeroSilently) {
   for (int i = 0; i < 10; ++i) {
     Job job;
     job.set("input", "if_no_files", R"("ignore")");
@@ -174,7 +174,7 @@ TEST(IfNoFiles, IgnoreExitsZeroSilently) {
   }
 }
 
-TEST(Filters, IncludeAndExcludeGlobs) {
+TEST(ItFilters, IncludeAndExcludeGlobs) {
   Job job;
   for (const char* name :
        {"a.log", "b.txt", "logs/c.log", "logs/deep/d.log", "logs/e.log.gz", "tmp/f.log",
@@ -190,7 +190,7 @@ TEST(Filters, IncludeAndExcludeGlobs) {
   EXPECT_EQ(job.check(job.checksums()).exit_code, 0);
 }
 
-TEST(Filters, HiddenFalseLeavesOutDotfilesAndDotDirectories) {
+TEST(ItFilters, HiddenFalseLeavesOutDotfilesAndDotDirectories) {
   Job job;
   job.file("visible.txt", "v\n");
   job.file(".env", "SECRET=1\n");
@@ -203,7 +203,7 @@ TEST(Filters, HiddenFalseLeavesOutDotfilesAndDotDirectories) {
   EXPECT_EQ(listed_paths(job.checksums()), (std::set<std::string>{"visible.txt", "sub/shown"}));
 }
 
-TEST(Filters, HiddenTrueIncludesDotfiles) {
+TEST(ItFilters, HiddenTrueIncludesDotfiles) {
   Job job;
   job.file("visible.txt", "v\n");
   job.file(".env", "SECRET=1\n");

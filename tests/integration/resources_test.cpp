@@ -22,6 +22,10 @@ struct MemlockCase {
   bool direct_io;
 };
 
+void PrintTo(const MemlockCase& param, std::ostream* os) {
+  *os << param.name;
+}
+
 class LowMemlock : public ::testing::TestWithParam<MemlockCase> {};
 
 // Buffer registration pins memory against RLIMIT_MEMLOCK (root's CAP_IPC_LOCK bypasses it,
@@ -42,6 +46,8 @@ TEST_P(LowMemlock, UnprivilegedRunSucceeds) {
   job.set("pipeline", "chunk_size", R"("4MiB")");
   job.set("pipeline", "direct_io", param.direct_io ? "true" : "false");
   job.write_config();
+  if (!unprivileged_can_read(*prefix, job.config()))
+    GTEST_SKIP() << "the unprivileged user cannot read " << job.config();
 
   const std::string limit = std::to_string(param.memlock_bytes);
   std::vector<std::string> argv = *prefix;
@@ -64,7 +70,7 @@ INSTANTIATE_TEST_SUITE_P(Integration, LowMemlock,
                                            MemlockCase{"Memlock64KiBDirectIo", 64 * 1024, true}),
                          [](const auto& info) { return std::string(info.param.name); });
 
-TEST(Memory, PeakRssStaysUnderTheLimitPlusAConstant) {
+TEST(ItMemory, PeakRssStaysUnderTheLimitPlusAConstant) {
   Job job;
   // 600 MiB in all, sparse: two large files and fifty 2 MiB files.
   write_sparse_file(job.root() / "large-1.bin", 250 * kMiB);
@@ -77,6 +83,7 @@ TEST(Memory, PeakRssStaysUnderTheLimitPlusAConstant) {
   const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(120)});
   ASSERT_EQ(result.exit_code, 0) << result.describe();
   const long limit_kib = (64 + 48) * 1024;
+  RecordProperty("peak_rss_kib", std::to_string(result.max_rss_kib));
   EXPECT_GT(result.max_rss_kib, 0);
   EXPECT_LT(result.max_rss_kib, limit_kib)
       << "peak RSS " << result.max_rss_kib / 1024 << " MiB with memory_limit = 64MiB";
@@ -100,7 +107,7 @@ std::optional<long long> strace_result(const std::string& line) {
   return std::stoll(line.substr(pos, end - pos));
 }
 
-TEST(Syscalls, InputBytesComeThroughIoUringNotRead) {
+TEST(ItSyscalls, InputBytesComeThroughIoUringNotRead) {
   const auto strace = find_program("strace");
   if (!strace) GTEST_SKIP() << "strace is not installed";
   Job job;
@@ -141,6 +148,9 @@ TEST(Syscalls, InputBytesComeThroughIoUringNotRead) {
       largest_line = line;
     }
   }
+  RecordProperty("read_calls", std::to_string(read_calls));
+  RecordProperty("read_bytes_total", std::to_string(total));
+  RecordProperty("read_bytes_largest", std::to_string(largest));
   EXPECT_TRUE(saw_ring) << "no io_uring_setup in the trace";
   ASSERT_GT(read_calls, 0u) << "the trace shows no read at all: strace did not work?\n" << text;
   EXPECT_LT(largest, 1'048'576) << "a large read(2): " << largest_line;

@@ -1,13 +1,13 @@
 // An unprivileged user may pin only RLIMIT_MEMLOCK bytes (8 MiB here): the pool must register
 // what fits and keep working with the rest as plain buffers.
+#include <cstring>
 #include <fcntl.h>
 #include <grp.h>
-#include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <gtest/gtest.h>
 
 #include "io/buffer_pool.hpp"
 #include "io/ops.hpp"
@@ -24,7 +24,7 @@ pipeline::task<bool> read_with(Ring* ring, BufferLease* lease, int fd, std::stri
   op.start(*ring, TransferOp::Direction::read, fd, lease->bytes().first(expected.size()), 0,
            lease->registered_index());
   auto bytes = co_await op;
-  co_return bytes && *bytes == expected.size() &&
+  co_return bytes&&* bytes == expected.size() &&
       std::memcmp(lease->bytes().data(), expected.data(), expected.size()) == 0;
 }
 
@@ -49,7 +49,8 @@ int child_main(const char* file, const std::string& contents) {
   if (fd < 0) return 15;
   // Take every buffer, so that both a registered and a plain one are read into.
   std::vector<BufferLease> leases;
-  while (BufferLease lease = (*pool)->try_acquire()) leases.push_back(std::move(lease));
+  while (BufferLease lease = (*pool)->try_acquire())
+    leases.push_back(std::move(lease));
   if (leases.size() != options.count) return 16;
   bool registered_ok = false;
   bool plain_ok = false;
@@ -66,7 +67,8 @@ TEST(BufferPoolMemlock, RegistersWhatFitsAndReadsThroughTheRest) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to become an unprivileged user";
   testing::TempDir dir;
   std::string contents(100'000, '\0');
-  for (std::size_t i = 0; i < contents.size(); ++i) contents[i] = static_cast<char>(i % 251);
+  for (std::size_t i = 0; i < contents.size(); ++i)
+    contents[i] = static_cast<char>(i % 251);
   const auto file = dir.write("data.bin", contents);
   ::chmod(dir.path().c_str(), 0755);
   ::chmod(file.c_str(), 0644);

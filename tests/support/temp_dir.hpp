@@ -6,20 +6,29 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 
 namespace piperun::testing {
 
 class TempDir {
  public:
-  TempDir() {
+  explicit TempDir(mode_t mode = 0700) {
     const char* base = std::getenv("TMPDIR");
     std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/pipe-run-test.XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) std::abort();
     path_ = pattern;
+    ::chmod(path_.c_str(), mode);
   }
   ~TempDir() {
+    namespace fs = std::filesystem;
     std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
+    // Make everything removable again: tests chmod files and folders to 000.
+    for (auto it = fs::recursive_directory_iterator(
+             path_, fs::directory_options::skip_permission_denied, ignored);
+         it != fs::recursive_directory_iterator(); it.increment(ignored)) {
+      if (it->is_directory(ignored) && !it->is_symlink(ignored)) ::chmod(it->path().c_str(), 0700);
+    }
+    fs::remove_all(path_, ignored);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
