@@ -21,11 +21,12 @@ namespace {
 // Entries taken from the walker per poll: enough to amortise its mutex.
 constexpr std::size_t kWalkBatch = 256;
 // Read-ahead per file, in chunks. O_DIRECT reads need many in flight to keep the device's
-// queue full (up to queue_depth, as fio's iodepth). Page-cache reads are copies: a few chunks
-// overlap them with the stages, and more only touch more fresh buffer pages (measured on 4 x
-// 256 MiB cached files: 32 chunks of 4 MiB 6.1 GB/s, 4 chunks 9.3 GB/s).
+// queue full (up to queue_depth, as fio's iodepth). Page-cache reads are memory copies: a
+// little read-ahead overlaps them with the stages, more only spreads the bytes over more cold
+// buffer pages before they are hashed (measured on 4 x 256 MiB cached files, same run: 4 x 4 MiB
+// in flight per file 6.1-6.9 GB/s, 2 x 4 MiB 6.1-8.3, 4 x 1 MiB 7.7-8.7; xxhsum 5.6-6.7).
 constexpr std::size_t kMaxDirectWindow = 64;
-constexpr std::uint64_t kBufferedReadAheadBytes = 16 * kMiB;
+constexpr std::uint64_t kBufferedReadAheadBytes = 8 * kMiB;
 
 std::size_t read_window(const PipelineOptions& pipeline, std::size_t pool_buffers) {
   const std::size_t wanted =

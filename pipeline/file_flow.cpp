@@ -98,22 +98,32 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
   }
   const int fd = *opened;
 
-  struct statx stat {};
-  auto stated = co_await io::Statx(ring, fd, "", AT_EMPTY_PATH,
-                                   STATX_TYPE | STATX_MODE | STATX_SIZE | STATX_MTIME, &stat);
+  io::BufferPool& pool = shared->runtime.buffers;
+  const std::size_t chunk_bytes = pool.buffer_bytes();
+  // A file that fits one read skips the statx: the walker's, taken a moment ago, stands, and
+  // the read asks for one byte more than that size, so a file that changed size since is still
+  // caught. statx goes through an io-wq worker, the costliest step of a small file. Larger
+  // files are stat'ed on the open descriptor.
+  const bool single_read = !direct && entry.size < chunk_bytes;
   Status status;
-  if (!stated) {
-    status = std::unexpected(Failure{describe("statx", stated.error())});
-  } else if (!S_ISREG(stat.stx_mode)) {
-    // Replaced by something else between the walk and the open.
-    status = std::unexpected(Failure{"no longer a regular file"});
+  if (!single_read) {
+    struct statx stat {};
+    auto stated = co_await io::Statx(ring, fd, "", AT_EMPTY_PATH,
+                                     STATX_TYPE | STATX_MODE | STATX_SIZE | STATX_MTIME, &stat);
+    if (!stated) {
+      status = std::unexpected(Failure{describe("statx", stated.error())});
+    } else if (!S_ISREG(stat.stx_mode)) {
+      // Replaced by something else between the walk and the open.
+      status = std::unexpected(Failure{"no longer a regular file"});
+    } else {
+      record.size = stat.stx_size;
+      record.mode = stat.stx_mode;
+      record.mtime_ns = stat.stx_mtime.tv_sec * 1'000'000'000LL + stat.stx_mtime.tv_nsec;
+    }
   }
 
   std::vector<std::unique_ptr<FileStage>> file_stages;
   if (status) {
-    record.size = stat.stx_size;
-    record.mode = stat.stx_mode;
-    record.mtime_ns = stat.stx_mtime.tv_sec * 1'000'000'000LL + stat.stx_mtime.tv_nsec;
     const FileInfo info{record.rel_path, record.size, record.mode, record.mtime_ns};
     file_stages.reserve(shared->stages.size());
     for (const auto& stage : shared->stages) {
@@ -121,10 +131,9 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
     }
   }
 
-  io::BufferPool& pool = shared->runtime.buffers;
   const std::uint64_t size = record.size;
-  const std::size_t chunk_bytes = pool.buffer_bytes();
   std::uint64_t next_offset = 0;
+  bool read_issued = false;
   std::size_t head = 0;
   std::size_t count = 0;
   while (status) {
@@ -134,7 +143,7 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
     }
     // Keep the window full. Only an empty window waits for a buffer: a flow that holds one can
     // always make progress, so flows never wait on each other in a cycle.
-    while (count < window.size() && next_offset < size) {
+    while (count < window.size() && (next_offset < size || (single_read && !read_issued))) {
       io::BufferLease lease;
       if (count == 0) {
         lease = co_await pool.acquire();
@@ -151,10 +160,13 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
       if (direct) {
         request =
             static_cast<std::size_t>((request + kDirectAlign - 1) / kDirectAlign * kDirectAlign);
+      } else if (single_read) {
+        request += 1;  // the byte that tells a grown file
       }
       slot.op.start(ring, io::TransferOp::Direction::read, fd, slot.lease.bytes().first(request),
-                    slot.offset, slot.lease.registered_index(), direct,
+                    slot.offset, slot.lease.registered_index(), direct || single_read,
                     request >= shared->async_read_bytes);
+      read_issued = true;
       ++shared->reads_in_flight;
       next_offset += slot.length;
       ++count;
@@ -170,6 +182,8 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
       status = std::unexpected(Failure{describe("read", read.error())});
     } else if (*read < slot.length) {
       status = std::unexpected(Failure{"file shrank while being read"});
+    } else if (*read > slot.length) {
+      status = std::unexpected(Failure{"file grew while being read"});
     } else {
       shared->bytes_in += slot.length;
       const Chunk chunk{slot.offset, slot.lease.bytes().first(slot.length), &slot.lease};
