@@ -59,8 +59,20 @@ std::expected<std::unique_ptr<BufferPool>, std::error_code> BufferPool::create(
   }
   std::unique_ptr<BufferPool> pool(new BufferPool(ring));
   pool->buffer_bytes_ = options.buffer_bytes;
-  pool->count_ = options.count;
+  pool->chunks_ = options.count;
   pool->region_bytes_ = options.buffer_bytes * options.count;
+  const std::size_t slot_bytes = options.small_slot_bytes;
+  if (slot_bytes > 0 && slot_bytes % 4096 == 0 && options.buffer_bytes % slot_bytes == 0 &&
+      options.small_slots > 0) {
+    const std::size_t slots_per_buffer = options.buffer_bytes / slot_bytes;
+    const std::size_t slot_buffers =
+        (options.small_slots + slots_per_buffer - 1) / slots_per_buffer;
+    if (slot_buffers < options.count) {
+      pool->chunks_ = options.count - slot_buffers;
+      pool->slot_bytes_ = slot_bytes;
+      pool->small_slots_ = slot_buffers * slots_per_buffer;
+    }
+  }
   // Anonymous pages are only backed once touched (or pinned by registration), so an idle pool
   // costs address space, not memory.
   // The region starts on a 2 MiB boundary, so that a registered pool can use transparent huge
@@ -78,14 +90,17 @@ std::expected<std::unique_ptr<BufferPool>, std::error_code> BufferPool::create(
   if (base + mapped_bytes > tail)
     ::munmap(reinterpret_cast<void*>(tail), base + mapped_bytes - tail);
   pool->region_ = reinterpret_cast<std::byte*>(aligned);
-  // Only for a registered pool, which is pinned (so zeroed) whole anyway: a lazily touched pool
-  // would zero a 2 MiB page for every small file's first 4 KiB.
-  if (options.register_with_ring)
-    (void)::madvise(pool->region_, pool->region_bytes_, MADV_HUGEPAGE);
+  // Huge pages for the whole buffers; the small slots keep 4 KiB pages, so that a small file
+  // touches 4 KiB, not 2 MiB. A registered pool is pinned (so zeroed) whole anyway.
+  const std::size_t huge_bytes =
+      options.register_with_ring ? pool->region_bytes_ : pool->chunks_ * options.buffer_bytes;
+  (void)::madvise(pool->region_, huge_bytes, MADV_HUGEPAGE);
 
-  pool->free_.reserve(options.count);
-  for (std::size_t i = options.count; i > 0; --i)
-    pool->free_.push_back(static_cast<std::uint32_t>(i - 1));
+  const std::size_t leases = pool->chunks_ + pool->small_slots_;
+  for (std::size_t i = leases; i > 0; --i) {
+    const auto index = static_cast<std::uint32_t>(i - 1);
+    pool->free_[pool->is_small(index) ? 1 : 0].push_back(index);
+  }
 
   if (options.register_with_ring) {
     std::vector<iovec> iovecs(options.count);
@@ -111,54 +126,63 @@ std::expected<std::unique_ptr<BufferPool>, std::error_code> BufferPool::create(
 
 BufferPool::~BufferPool() {
   // Every lease must be back: a missing one is a buffer someone may still write into.
-  assert(free_.size() == count_ && "BufferPool destroyed while buffers are leased");
+  assert(free_[0].size() == chunks_ && free_[1].size() == small_slots_ &&
+         "BufferPool destroyed while buffers are leased");
   if (registered_ > 0) (void)io_uring_unregister_buffers(ring_.native());
   if (region_ != nullptr) ::munmap(region_, region_bytes_);
 }
 
 bool BufferPool::Acquire::await_ready() noexcept {
   // Waiters already queued go first, so a newcomer cannot overtake them.
-  if (pool_->waiters_head_ != nullptr || pool_->free_.empty()) return false;
-  index_ = pool_->free_.back();
-  pool_->free_.pop_back();
+  const int kind = slot(size_);
+  auto& free = pool_->free_[kind];
+  if (pool_->waiters_[kind].head != nullptr || free.empty()) return false;
+  index_ = free.back();
+  free.pop_back();
   return true;
 }
 
 void BufferPool::Acquire::await_suspend(std::coroutine_handle<> waiter) noexcept {
   waiter_ = waiter;
   next_ = nullptr;
-  if (pool_->waiters_tail_ != nullptr) {
-    pool_->waiters_tail_->next_ = this;
+  WaitList& list = pool_->waiters_[slot(size_)];
+  if (list.tail != nullptr) {
+    list.tail->next_ = this;
   } else {
-    pool_->waiters_head_ = this;
+    list.head = this;
   }
-  pool_->waiters_tail_ = this;
+  list.tail = this;
 }
 
-BufferLease BufferPool::try_acquire() noexcept {
-  if (waiters_head_ != nullptr || free_.empty()) return {};
-  const std::uint32_t index = free_.back();
-  free_.pop_back();
+BufferLease BufferPool::try_acquire(BufferSize size) noexcept {
+  const int kind = slot(kind_for(size));
+  if (waiters_[kind].head != nullptr || free_[kind].empty()) return {};
+  const std::uint32_t index = free_[kind].back();
+  free_[kind].pop_back();
   return BufferLease(this, index);
 }
 
 std::size_t BufferPool::waiters() const noexcept {
   std::size_t count = 0;
-  for (Acquire* w = waiters_head_; w != nullptr; w = w->next_)
-    ++count;
+  for (const WaitList& list : waiters_) {
+    for (Acquire* w = list.head; w != nullptr; w = w->next_)
+      ++count;
+  }
   return count;
 }
 
 void BufferPool::give_back(std::uint32_t index) noexcept {
-  if (Acquire* waiter = waiters_head_) {
-    waiters_head_ = waiter->next_;
-    if (waiters_head_ == nullptr) waiters_tail_ = nullptr;
+  const int kind = is_small(index) ? 1 : 0;
+  WaitList& list = waiters_[kind];
+  if (Acquire* waiter = list.head) {
+    list.head = waiter->next_;
+    if (list.head == nullptr) list.tail = nullptr;
     waiter->index_ = index;
     // Resumed from the loop, not from inside whoever released the lease.
     ring_.schedule(waiter->waiter_);
     return;
   }
-  free_.push_back(index);
+  free_[kind].push_back(index);
 }
 
 }  // namespace piperun::io

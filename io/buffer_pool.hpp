@@ -25,6 +25,11 @@ namespace piperun::io {
 
 class BufferPool;
 
+// Chunks of large files get whole buffers, backed by transparent huge pages (512 times fewer
+// page faults when first filled). A file that fits a small slot gets one: 64 files of 1 KiB
+// then touch 64 slots of one buffer, not the first page of 64 buffers.
+enum class BufferSize { chunk, small };
+
 class BufferLease {
  public:
   BufferLease() = default;
@@ -53,6 +58,11 @@ class BufferPool {
   struct Options {
     std::size_t buffer_bytes = 4u << 20;  // a multiple of the page size
     std::size_t count = 64;
+    // Small slots, carved from as few of the `count` buffers as hold them; a divisor of
+    // buffer_bytes and a multiple of the page size. None when 0 or when that would leave no
+    // whole buffer.
+    std::size_t small_slot_bytes = 0;
+    std::size_t small_slots = 0;
     bool register_with_ring = true;
   };
 
@@ -66,7 +76,7 @@ class BufferPool {
 
   class Acquire {
    public:
-    explicit Acquire(BufferPool& pool) : pool_(&pool) {}
+    Acquire(BufferPool& pool, BufferSize size) : pool_(&pool), size_(size) {}
     bool await_ready() noexcept;
     void await_suspend(std::coroutine_handle<> waiter) noexcept;
     BufferLease await_resume() noexcept { return BufferLease(pool_, index_); }
@@ -74,19 +84,27 @@ class BufferPool {
    private:
     friend class BufferPool;
     BufferPool* pool_;
+    BufferSize size_;
     std::uint32_t index_ = 0;
     std::coroutine_handle<> waiter_;
     Acquire* next_ = nullptr;
   };
 
-  // co_await pool.acquire() -> BufferLease; waits while the pool is empty.
-  Acquire acquire() noexcept { return Acquire(*this); }
+  // co_await pool.acquire() -> BufferLease; waits while none of that size is free. Asking
+  // for a small slot from a pool without any gives a whole buffer.
+  Acquire acquire(BufferSize size = BufferSize::chunk) noexcept {
+    return Acquire(*this, kind_for(size));
+  }
   // A lease now, or an empty one when none is free.
-  BufferLease try_acquire() noexcept;
+  BufferLease try_acquire(BufferSize size = BufferSize::chunk) noexcept;
 
   std::size_t buffer_bytes() const noexcept { return buffer_bytes_; }
-  std::size_t capacity() const noexcept { return count_; }
-  std::size_t available() const noexcept { return free_.size(); }
+  std::size_t small_slot_bytes() const noexcept { return small_slots_ > 0 ? slot_bytes_ : 0; }
+  // Whole buffers (small slots aside) and how many of them are free.
+  std::size_t capacity() const noexcept { return chunks_; }
+  std::size_t available() const noexcept { return free_[0].size(); }
+  std::size_t small_capacity() const noexcept { return small_slots_; }
+  std::size_t small_available() const noexcept { return free_[1].size(); }
   std::size_t registered_count() const noexcept { return registered_; }
   std::size_t waiters() const noexcept;
 
@@ -94,24 +112,44 @@ class BufferPool {
   friend class BufferLease;
   BufferPool(Ring& ring) : ring_(ring) {}
   void give_back(std::uint32_t index) noexcept;
+  BufferSize kind_for(BufferSize size) const noexcept {
+    return small_slots_ > 0 ? size : BufferSize::chunk;
+  }
+  static int slot(BufferSize size) noexcept { return size == BufferSize::chunk ? 0 : 1; }
+  bool is_small(std::uint32_t index) const noexcept { return index >= chunks_; }
+  std::size_t offset_of(std::uint32_t index) const noexcept {
+    return is_small(index) ? chunks_ * buffer_bytes_ + (index - chunks_) * slot_bytes_
+                           : std::size_t{index} * buffer_bytes_;
+  }
 
+  // Leases are numbered: whole buffers 0..chunks_-1, then the small slots, which live in the
+  // buffers after the whole ones.
   Ring& ring_;
   std::byte* region_ = nullptr;
   std::size_t region_bytes_ = 0;
   std::size_t buffer_bytes_ = 0;
-  std::size_t count_ = 0;
-  std::size_t registered_ = 0;
-  std::vector<std::uint32_t> free_;  // a stack: the most recently used buffer is still in cache
-  Acquire* waiters_head_ = nullptr;
-  Acquire* waiters_tail_ = nullptr;
+  std::size_t chunks_ = 0;
+  std::size_t slot_bytes_ = 0;
+  std::size_t small_slots_ = 0;
+  std::size_t registered_ = 0;  // buffers registered, counted from the start of the region
+  // Free leases, whole and small, each a stack: the most recently used one is still in cache.
+  std::vector<std::uint32_t> free_[2];
+  struct WaitList {
+    Acquire* head = nullptr;
+    Acquire* tail = nullptr;
+  };
+  WaitList waiters_[2];
 };
 
 inline std::span<std::byte> BufferLease::bytes() const noexcept {
-  return {pool_->region_ + std::size_t{index_} * pool_->buffer_bytes_, pool_->buffer_bytes_};
+  return {pool_->region_ + pool_->offset_of(index_),
+          pool_->is_small(index_) ? pool_->slot_bytes_ : pool_->buffer_bytes_};
 }
 
 inline int BufferLease::registered_index() const noexcept {
-  return index_ < pool_->registered_ ? static_cast<int>(index_) : -1;
+  // A slot reads into the registered buffer that holds it.
+  const std::size_t buffer = pool_->offset_of(index_) / pool_->buffer_bytes_;
+  return buffer < pool_->registered_ ? static_cast<int>(buffer) : -1;
 }
 
 }  // namespace piperun::io

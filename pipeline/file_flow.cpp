@@ -132,6 +132,9 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
   }
 
   const std::uint64_t size = record.size;
+  // The read of a single-read file asks for size + 1 bytes.
+  const io::BufferSize buffer_size =
+      single_read && size < pool.small_slot_bytes() ? io::BufferSize::small : io::BufferSize::chunk;
   std::uint64_t next_offset = 0;
   bool read_issued = false;
   std::size_t head = 0;
@@ -146,9 +149,9 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
     while (count < window.size() && (next_offset < size || (single_read && !read_issued))) {
       io::BufferLease lease;
       if (count == 0) {
-        lease = co_await pool.acquire();
+        lease = co_await pool.acquire(buffer_size);
       } else if (shared->reads_in_flight < shared->max_reads_in_flight) {
-        lease = pool.try_acquire();
+        lease = pool.try_acquire(buffer_size);
       }
       if (!lease) break;
       ReadSlot& slot = window[(head + count) % window.size()];

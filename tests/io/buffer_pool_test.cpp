@@ -126,3 +126,87 @@ INSTANTIATE_TEST_SUITE_P(Registration, BufferPoolRead, ::testing::Bool());
 
 }  // namespace
 }  // namespace piperun::io
+
+namespace piperun::io {
+namespace {
+
+std::unique_ptr<BufferPool> make_pool_with_slots(Ring& ring, std::size_t count, std::size_t slots) {
+  BufferPool::Options options;
+  options.buffer_bytes = 256 * 1024;
+  options.count = count;
+  options.small_slot_bytes = 64 * 1024;
+  options.small_slots = slots;
+  options.register_with_ring = false;
+  auto pool = BufferPool::create(ring, options);
+  EXPECT_TRUE(pool.has_value());
+  return std::move(*pool);
+}
+
+TEST(BufferPoolSlots, SmallSlotsComeFromWholeBuffersOfTheSameMemory) {
+  auto ring = make_ring();
+  auto pool = make_pool_with_slots(*ring, 4, 6);  // 6 slots of 64 KiB need 2 of 4 buffers
+  EXPECT_EQ(pool->capacity(), 2u);
+  EXPECT_EQ(pool->small_capacity(), 8u) << "whole buffers are carved, so 8 slots";
+  std::vector<BufferLease> slots;
+  std::set<std::byte*> seen;
+  while (BufferLease slot = pool->try_acquire(BufferSize::small)) {
+    EXPECT_EQ(slot.bytes().size(), 64u * 1024);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(slot.bytes().data()) % 4096, 0u);
+    seen.insert(slot.bytes().data());
+    slots.push_back(std::move(slot));
+  }
+  EXPECT_EQ(slots.size(), 8u);
+  EXPECT_EQ(seen.size(), 8u);
+  EXPECT_EQ(pool->available(), 2u) << "slots never take whole buffers";
+  BufferLease whole = pool->try_acquire(BufferSize::chunk);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole.bytes().size(), 256u * 1024);
+  for (std::byte* slot : seen) {
+    EXPECT_TRUE(slot + 64 * 1024 <= whole.bytes().data() ||
+                slot >= whole.bytes().data() + 256 * 1024)
+        << "a slot overlaps a whole buffer";
+  }
+}
+
+TEST(BufferPoolSlots, SmallWaitersWaitForSlots) {
+  auto ring = make_ring();
+  auto pool = make_pool_with_slots(*ring, 3, 4);  // 1 buffer of 4 slots, 2 whole buffers
+  std::vector<BufferLease> slots;
+  while (BufferLease slot = pool->try_acquire(BufferSize::small))
+    slots.push_back(std::move(slot));
+  ASSERT_EQ(slots.size(), 4u);
+  bool got = false;
+  auto wait_for_slot = [](BufferPool* p, bool* done) -> task<void> {
+    BufferLease slot = co_await p->acquire(BufferSize::small);
+    *done = slot.bytes().size() == 64u * 1024;
+  };
+  spawn(wait_for_slot(pool.get(), &got));
+  EXPECT_FALSE(got);
+  EXPECT_EQ(pool->waiters(), 1u);
+  BufferLease whole = pool->try_acquire(BufferSize::chunk);
+  EXPECT_TRUE(whole) << "whole buffers stay available to chunk readers";
+  whole.release();
+  EXPECT_FALSE(got) << "a whole buffer does not go to a slot waiter";
+  slots.pop_back();
+  ring->run_until([&] { return got; });
+  EXPECT_TRUE(got);
+}
+
+TEST(BufferPoolSlots, NoSlotsWhenTheyDoNotDivideTheBuffer) {
+  auto ring = make_ring();
+  BufferPool::Options options;
+  options.buffer_bytes = 100 * 4096;
+  options.count = 4;
+  options.small_slot_bytes = 64 * 1024;
+  options.small_slots = 4;
+  options.register_with_ring = false;
+  auto pool = std::move(*BufferPool::create(*ring, options));
+  EXPECT_EQ(pool->small_capacity(), 0u);
+  EXPECT_EQ(pool->capacity(), 4u);
+  BufferLease lease = pool->try_acquire(BufferSize::small);
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(lease.bytes().size(), 100u * 4096) << "a small request gets a whole buffer";
+}
+
+}  // namespace
+}  // namespace piperun::io
