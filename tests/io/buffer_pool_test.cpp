@@ -24,14 +24,18 @@ std::unique_ptr<Ring> make_ring() {
   return std::move(*ring);
 }
 
+std::unique_ptr<BufferPool> make_pool(Ring& ring, BufferPool::Options options) {
+  auto pool = BufferPool::create(ring, options);
+  EXPECT_TRUE(pool.has_value());
+  return std::move(*pool);
+}
+
 std::unique_ptr<BufferPool> make_pool(Ring& ring, std::size_t count, bool register_buffers = true) {
   BufferPool::Options options;
   options.buffer_bytes = 64 * 1024;
   options.count = count;
   options.register_with_ring = register_buffers;
-  auto pool = BufferPool::create(ring, options);
-  EXPECT_TRUE(pool.has_value());
-  return std::move(*pool);
+  return make_pool(ring, options);
 }
 
 TEST(BufferPool, LendsDistinctPageAlignedBuffers) {
@@ -137,9 +141,7 @@ std::unique_ptr<BufferPool> make_pool_with_slots(Ring& ring, std::size_t count, 
   options.small_slot_bytes = 64 * 1024;
   options.small_slots = slots;
   options.register_with_ring = false;
-  auto pool = BufferPool::create(ring, options);
-  EXPECT_TRUE(pool.has_value());
-  return std::move(*pool);
+  return make_pool(ring, options);
 }
 
 TEST(BufferPoolSlots, SmallSlotsComeFromWholeBuffersOfTheSameMemory) {
@@ -200,7 +202,7 @@ TEST(BufferPoolSlots, NoSlotsWhenTheyDoNotDivideTheBuffer) {
   options.small_slot_bytes = 64 * 1024;
   options.small_slots = 4;
   options.register_with_ring = false;
-  auto pool = std::move(*BufferPool::create(*ring, options));
+  auto pool = make_pool(*ring, options);
   EXPECT_EQ(pool->small_capacity(), 0u);
   EXPECT_EQ(pool->capacity(), 4u);
   BufferLease lease = pool->try_acquire(BufferSize::small);
