@@ -97,10 +97,7 @@ int run(int argc, char** argv) {
 
   // SIGINT and SIGTERM are read through the engine's ring: block them before any thread starts,
   // so every thread inherits the mask and none is interrupted by them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
+  const sigset_t signals = pipeline::stop_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   pipeline::EngineHooks hooks;

@@ -203,6 +203,14 @@ struct Engine::Run {
   static task<void> stop_watching(Run* run);
 };
 
+sigset_t stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  return signals;
+}
+
 Engine::Engine(EngineOptions options, std::vector<std::unique_ptr<Stage>> stages, EngineHooks hooks)
     : options_(std::move(options)), stages_(std::move(stages)), hooks_(std::move(hooks)) {}
 
@@ -248,10 +256,7 @@ std::expected<RunStats, RunError> Engine::run() {
   }
 
   if (options_.handle_signals) {
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
+    const sigset_t signals = stop_signals();
     run.signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC);
     if (run.signal_fd < 0) {
       run.manifest.abandon();

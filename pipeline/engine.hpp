@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <signal.h>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct EngineOptions {
   // the manifest and checksum files of what is done are written. Second: nothing is written.
   bool handle_signals = false;
 };
+
+// SIGINT and SIGTERM: what handle_signals reads, and so what the caller must block first.
+sigset_t stop_signals();
 
 struct EngineHooks {
   // After each file, on the I/O thread: report a failure or a skip. Must not block.
