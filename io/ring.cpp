@@ -1,5 +1,6 @@
 #include "io/ring.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <sys/eventfd.h>
@@ -137,31 +138,32 @@ void Ring::flush_submissions(bool wait) {
     } else {
       result = io_uring_submit(&ring_);
     }
-    ++submit_calls_;
     // EINTR: a signal arrived while we waited; nothing was lost, enter again.
   } while (result == -EINTR);
   // EAGAIN/EBUSY: the kernel is short of memory or holds overflowed completions; the caller
   // reaps next, which frees room, and the unsubmitted entries stay in the SQ for the next call.
 }
 
-unsigned Ring::reap() {
+void Ring::reap() {
+  // At most max_in_flight_ completions can be waiting, which is reaped_'s size.
   unsigned total = 0;
-  for (;;) {
+  while (total < reaped_.size()) {
     std::array<io_uring_cqe*, kReapBatch> cqes;
-    const unsigned count = io_uring_peek_batch_cqe(&ring_, cqes.data(), kReapBatch);
+    const auto room =
+        static_cast<unsigned>(std::min<std::size_t>(kReapBatch, reaped_.size() - total));
+    const unsigned count = io_uring_peek_batch_cqe(&ring_, cqes.data(), room);
     if (count == 0) break;
     for (unsigned i = 0; i < count; ++i)
       reaped_[total + i] = *cqes[i];
     io_uring_cq_advance(&ring_, count);
     total += count;
-    if (count < kReapBatch || total + kReapBatch > reaped_.size()) break;
+    if (count < room) break;  // the CQ is empty
   }
   in_flight_ -= total;
   for (unsigned i = 0; i < total; ++i) {
     auto* op = reinterpret_cast<Operation*>(static_cast<std::uintptr_t>(reaped_[i].user_data));
     op->complete(*op, reaped_[i].res, reaped_[i].flags);
   }
-  return total;
 }
 
 void Ring::step(bool wait) {

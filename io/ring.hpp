@@ -66,7 +66,6 @@ class Ring {
   io_uring* native() noexcept { return &ring_; }
   unsigned in_flight() const noexcept { return in_flight_; }
   unsigned max_in_flight() const noexcept { return max_in_flight_; }
-  std::uint64_t submit_calls() const noexcept { return submit_calls_; }
 
   // --- any thread ---
 
@@ -79,7 +78,7 @@ class Ring {
   void drain_parked();
   void drain_remote();
   bool run_ready();  // true when it resumed anything
-  unsigned reap();
+  void reap();
   void flush_submissions(bool wait);
   void arm_wakeup();
 
@@ -98,7 +97,6 @@ class Ring {
   std::vector<std::coroutine_handle<>> ready_;
   std::vector<std::coroutine_handle<>> running_;
   std::vector<io_uring_cqe> reaped_;
-  std::uint64_t submit_calls_ = 0;
   int wakeup_fd_ = -1;
   std::uint64_t wakeup_value_ = 0;
   WakeupOp wakeup_op_{};

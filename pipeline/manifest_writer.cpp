@@ -195,10 +195,10 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
-// `"key": "name"`, plus `"key_base64": "..."` when the bytes are not UTF-8, so the name
+// `"key":"name"`, plus `,"key_base64":"..."` when the bytes are not UTF-8, so the name
 // survives exactly.
 void append_name(std::string& out, std::string_view key, std::string_view name) {
-  fmt::format_to(std::back_inserter(out), ",\"{}\":", key);
+  fmt::format_to(std::back_inserter(out), "\"{}\":", key);
   if (is_valid_utf8(name)) {
     append_json_string(out, name);
     return;
@@ -210,15 +210,8 @@ void append_name(std::string& out, std::string_view key, std::string_view name) 
 // Written by hand rather than through nlohmann::json: this runs on the I/O thread for every
 // file, and building a json object cost 5-6 us a record against about 1 us here.
 void append_record(std::string& out, const FileRecord& record) {
-  out += "{\"path\":";
-  if (is_valid_utf8(record.rel_path)) {
-    append_json_string(out, record.rel_path);
-  } else {
-    append_json_string(out, replace_invalid_utf8(record.rel_path));
-    out += ",\"path_base64\":\"";
-    out += base64(record.rel_path);
-    out += '"';
-  }
+  out += '{';
+  append_name(out, "path", record.rel_path);
   out += ",\"kind\":";
   append_json_string(out, to_utf8(record.kind));
   fmt::format_to(
@@ -239,6 +232,7 @@ void append_record(std::string& out, const FileRecord& record) {
     out += '}';
   }
   if (record.kind == "symlink" || !record.symlink_target.empty()) {
+    out += ',';
     append_name(out, "symlink_target", record.symlink_target);
   }
   if (!record.error.empty()) {
