@@ -31,6 +31,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include "cli/size_parse.hpp"
@@ -72,7 +73,13 @@ constexpr std::array<SectionSchema, 7> kSchema{{
     {"report", kReportKeys},
 }};
 
+// In the order they run.
 constexpr std::string_view kStageNames[] = {"hash", "compress", "write", "upload"};
+
+std::size_t stage_rank(std::string_view stage) {
+  return static_cast<std::size_t>(std::find(std::begin(kStageNames), std::end(kStageNames), stage) -
+                                  std::begin(kStageNames));
+}
 
 constexpr std::uint64_t kKiB = 1024;
 constexpr std::uint64_t kMiB = 1024 * kKiB;
@@ -849,6 +856,11 @@ void Loader::read_values() {
                            did_you_mean(closest(item.value, kStageNames)), join_or(kStageNames)));
       } else if (std::find(stages.begin(), stages.end(), item.value) != stages.end()) {
         report("pipeline.stages", item.node, fmt::format("stage '{}' is listed twice", item.value));
+      } else if (!stages.empty() && stage_rank(item.value) < stage_rank(stages.back())) {
+        // The bytes flow one way: hash sees the original, write and upload the compressed.
+        report("pipeline.stages", item.node,
+               fmt::format("stage '{}' must come before '{}' (stages run in the order {})",
+                           item.value, stages.back(), fmt::join(kStageNames, ", ")));
       } else {
         stages.push_back(item.value);
       }

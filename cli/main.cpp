@@ -88,7 +88,13 @@ int run(int argc, char** argv) {
     fmt::print(stderr, "pipe-run: {}\n", config.error().message);
     return kExitUsage;
   }
-  stages::StageOptions stage_options{config->hash, config->compress, config->upload};
+  pipeline::EngineOptions options = engine_options(*config);
+  options.handle_signals = true;
+  stages::StageOptions stage_options{config->hash,
+                                     config->compress,
+                                     {config->output.dir, config->output.fsync},
+                                     config->upload,
+                                     options.cpu_threads};
   auto stages = stages::make_stages(config->pipeline.stages, stage_options);
   if (!stages) {
     fmt::print(stderr, "pipe-run: {}: {}\n", config->origin_of("pipeline.stages"), stages.error());
@@ -104,8 +110,6 @@ int run(int argc, char** argv) {
   hooks.on_file_done = [verbosity](const pipeline::FileRecord& record) {
     report_file(record, verbosity);
   };
-  pipeline::EngineOptions options = engine_options(*config);
-  options.handle_signals = true;
   pipeline::Engine engine(std::move(options), std::move(*stages), std::move(hooks));
   auto stats = engine.run();
   if (!stats) {

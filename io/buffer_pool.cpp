@@ -62,7 +62,7 @@ std::expected<std::unique_ptr<BufferPool>, std::error_code> BufferPool::create(
   pool->chunks_ = options.count;
   pool->region_bytes_ = options.buffer_bytes * options.count;
   const std::size_t slot_bytes = options.small_slot_bytes;
-  if (slot_bytes > 0 && slot_bytes % 4096 == 0 && options.buffer_bytes % slot_bytes == 0 &&
+  if (slot_bytes > 0 && slot_bytes % 4096 == 0 && slot_bytes <= options.buffer_bytes &&
       options.small_slots > 0) {
     const std::size_t slots_per_buffer = options.buffer_bytes / slot_bytes;
     const std::size_t slot_buffers =
@@ -70,6 +70,7 @@ std::expected<std::unique_ptr<BufferPool>, std::error_code> BufferPool::create(
     if (slot_buffers < options.count) {
       pool->chunks_ = options.count - slot_buffers;
       pool->slot_bytes_ = slot_bytes;
+      pool->slots_per_buffer_ = slots_per_buffer;
       pool->small_slots_ = slot_buffers * slots_per_buffer;
     }
   }

@@ -58,9 +58,9 @@ class BufferPool {
   struct Options {
     std::size_t buffer_bytes = 4u << 20;  // a multiple of the page size
     std::size_t count = 64;
-    // Small slots, carved from as few of the `count` buffers as hold them; a divisor of
-    // buffer_bytes and a multiple of the page size. None when 0 or when that would leave no
-    // whole buffer.
+    // Small slots, carved from as few of the `count` buffers as hold them (never across two
+    // buffers); a multiple of the page size. None when 0 or when that would leave no whole
+    // buffer.
     std::size_t small_slot_bytes = 0;
     std::size_t small_slots = 0;
     bool register_with_ring = true;
@@ -118,8 +118,10 @@ class BufferPool {
   static int slot(BufferSize size) noexcept { return size == BufferSize::chunk ? 0 : 1; }
   bool is_small(std::uint32_t index) const noexcept { return index >= chunks_; }
   std::size_t offset_of(std::uint32_t index) const noexcept {
-    return is_small(index) ? chunks_ * buffer_bytes_ + (index - chunks_) * slot_bytes_
-                           : std::size_t{index} * buffer_bytes_;
+    if (!is_small(index)) return std::size_t{index} * buffer_bytes_;
+    const std::size_t slot = index - chunks_;
+    return (chunks_ + slot / slots_per_buffer_) * buffer_bytes_ +
+           slot % slots_per_buffer_ * slot_bytes_;
   }
 
   // Leases are numbered: whole buffers 0..chunks_-1, then the small slots, which live in the
@@ -130,6 +132,7 @@ class BufferPool {
   std::size_t buffer_bytes_ = 0;
   std::size_t chunks_ = 0;
   std::size_t slot_bytes_ = 0;
+  std::size_t slots_per_buffer_ = 1;
   std::size_t small_slots_ = 0;
   std::size_t registered_ = 0;  // buffers registered, counted from the start of the region
   // Free leases, whole and small, each a stack: the most recently used one is still in cache.

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <expected>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <linux/stat.h>
 #include <span>
 #include <sys/types.h>
@@ -70,15 +71,35 @@ class OneShotOp : public Operation {
   std::coroutine_handle<> waiter_;
 };
 
-// openat(2): resumes with the new file descriptor. `path` must outlive the operation.
-class OpenAt final : public OneShotOp {
+// An operation whose result is success or an errno.
+class StatusOp : public OneShotOp {
  public:
-  OpenAt(Ring& ring, int dir_fd, const char* path, int flags, mode_t mode = 0)
-      : OneShotOp(ring, &prep, true), dir_fd_(dir_fd), path_(path), flags_(flags), mode_(mode) {}
+  std::expected<void, std::error_code> await_resume() const noexcept {
+    if (result() < 0) return std::unexpected(errno_code(result()));
+    return {};
+  }
+
+ protected:
+  using OneShotOp::OneShotOp;
+};
+
+// An operation that resumes with a new file descriptor.
+class FdOp : public OneShotOp {
+ public:
   std::expected<int, std::error_code> await_resume() const noexcept {
     if (result() < 0) return std::unexpected(errno_code(result()));
     return result();
   }
+
+ protected:
+  using OneShotOp::OneShotOp;
+};
+
+// openat(2): resumes with the new file descriptor. `path` must outlive the operation.
+class OpenAt final : public FdOp {
+ public:
+  OpenAt(Ring& ring, int dir_fd, const char* path, int flags, mode_t mode = 0)
+      : FdOp(ring, &prep, true), dir_fd_(dir_fd), path_(path), flags_(flags), mode_(mode) {}
 
  private:
   static void prep(Operation& self, io_uring_sqe& sqe) {
@@ -91,21 +112,97 @@ class OpenAt final : public OneShotOp {
   mode_t mode_;
 };
 
+// openat2(2) with RESOLVE_* flags (`resolve`), e.g. RESOLVE_BENEATH so that `path` cannot
+// leave `dir_fd`. Resumes with the new file descriptor. `path` must outlive the operation.
+class OpenAt2 final : public FdOp {
+ public:
+  OpenAt2(Ring& ring, int dir_fd, const char* path, int flags, mode_t mode, std::uint64_t resolve)
+      : FdOp(ring, &prep, true), dir_fd_(dir_fd), path_(path) {
+    how_.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+    how_.mode = mode;
+    how_.resolve = resolve;
+  }
+
+ private:
+  static void prep(Operation& self, io_uring_sqe& sqe) {
+    auto& op = static_cast<OpenAt2&>(self);
+    io_uring_prep_openat2(&sqe, op.dir_fd_, op.path_, &op.how_);
+  }
+  int dir_fd_;
+  const char* path_;
+  open_how how_{};
+};
+
+// mkdirat(2). `path` must outlive the operation.
+class MkdirAt final : public StatusOp {
+ public:
+  MkdirAt(Ring& ring, int dir_fd, const char* path, mode_t mode)
+      : StatusOp(ring, &prep, true), dir_fd_(dir_fd), path_(path), mode_(mode) {}
+
+ private:
+  static void prep(Operation& self, io_uring_sqe& sqe) {
+    auto& op = static_cast<MkdirAt&>(self);
+    io_uring_prep_mkdirat(&sqe, op.dir_fd_, op.path_, op.mode_);
+  }
+  int dir_fd_;
+  const char* path_;
+  mode_t mode_;
+};
+
+// renameat(2), replacing `to` atomically. Both paths must outlive the operation.
+class RenameAt final : public StatusOp {
+ public:
+  RenameAt(Ring& ring, int dir_fd, const char* from, const char* to)
+      : StatusOp(ring, &prep, true), dir_fd_(dir_fd), from_(from), to_(to) {}
+
+ private:
+  static void prep(Operation& self, io_uring_sqe& sqe) {
+    auto& op = static_cast<RenameAt&>(self);
+    io_uring_prep_renameat(&sqe, op.dir_fd_, op.from_, op.dir_fd_, op.to_, 0);
+  }
+  int dir_fd_;
+  const char* from_;
+  const char* to_;
+};
+
+// unlinkat(2) of a file. `path` must outlive the operation.
+class UnlinkAt final : public StatusOp {
+ public:
+  UnlinkAt(Ring& ring, int dir_fd, const char* path)
+      : StatusOp(ring, &prep, true), dir_fd_(dir_fd), path_(path) {}
+
+ private:
+  static void prep(Operation& self, io_uring_sqe& sqe) {
+    auto& op = static_cast<UnlinkAt&>(self);
+    io_uring_prep_unlinkat(&sqe, op.dir_fd_, op.path_, 0);
+  }
+  int dir_fd_;
+  const char* path_;
+};
+
+// fsync(2): data and metadata of `fd` (a file or a directory) on stable storage.
+class Fsync final : public StatusOp {
+ public:
+  Fsync(Ring& ring, int fd) : StatusOp(ring, &prep, true), fd_(fd) {}
+
+ private:
+  static void prep(Operation& self, io_uring_sqe& sqe) {
+    io_uring_prep_fsync(&sqe, static_cast<Fsync&>(self).fd_, 0);
+  }
+  int fd_;
+};
+
 // statx(2) into `*out`, which must outlive the operation. For an open file: path "" with
 // AT_EMPTY_PATH.
-class Statx final : public OneShotOp {
+class Statx final : public StatusOp {
  public:
   Statx(Ring& ring, int dir_fd, const char* path, int flags, unsigned mask, struct statx* out)
-      : OneShotOp(ring, &prep, true),
+      : StatusOp(ring, &prep, true),
         dir_fd_(dir_fd),
         path_(path),
         flags_(flags),
         mask_(mask),
         out_(out) {}
-  std::expected<void, std::error_code> await_resume() const noexcept {
-    if (result() < 0) return std::unexpected(errno_code(result()));
-    return {};
-  }
 
  private:
   static void prep(Operation& self, io_uring_sqe& sqe) {
@@ -120,13 +217,9 @@ class Statx final : public OneShotOp {
 };
 
 // close(2). Never retried: on Linux the descriptor is gone even when close reports EINTR.
-class Close final : public OneShotOp {
+class Close final : public StatusOp {
  public:
-  Close(Ring& ring, int fd) : OneShotOp(ring, &prep, false), fd_(fd) {}
-  std::expected<void, std::error_code> await_resume() const noexcept {
-    if (result() < 0) return std::unexpected(errno_code(result()));
-    return {};
-  }
+  Close(Ring& ring, int fd) : StatusOp(ring, &prep, false), fd_(fd) {}
 
  private:
   static void prep(Operation& self, io_uring_sqe& sqe) {
@@ -138,13 +231,9 @@ class Close final : public OneShotOp {
 // Cancels `target`, an operation in flight: it then completes with -ECANCELED (or with its
 // own result, if it was already done). Resumes once the kernel has handled the request;
 // -ENOENT means there was nothing left to cancel.
-class Cancel final : public OneShotOp {
+class Cancel final : public StatusOp {
  public:
-  Cancel(Ring& ring, const Operation& target) : OneShotOp(ring, &prep, false), target_(&target) {}
-  std::expected<void, std::error_code> await_resume() const noexcept {
-    if (result() < 0) return std::unexpected(errno_code(result()));
-    return {};
-  }
+  Cancel(Ring& ring, const Operation& target) : StatusOp(ring, &prep, false), target_(&target) {}
 
  private:
   static void prep(Operation& self, io_uring_sqe& sqe) {

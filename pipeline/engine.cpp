@@ -37,6 +37,39 @@ std::size_t read_window(const PipelineOptions& pipeline, std::size_t pool_buffer
   return std::clamp<std::size_t>(wanted, 1, std::max<std::size_t>(1, pool_buffers / 2));
 }
 
+// How memory_limit is shared between read buffers and the buffers stages produce into.
+struct PoolSizes {
+  std::size_t inputs = 0;
+  std::size_t outputs = 0;       // output buffers (slots included); 0 when no stage produces
+  std::size_t output_slots = 0;  // small-file slots carved from them
+};
+
+PoolSizes split_memory(const PipelineOptions& pipeline, std::size_t output_bytes,
+                       std::size_t output_slot_bytes, unsigned cpu_threads) {
+  const std::uint64_t memory = pipeline.memory_limit;
+  const std::uint64_t chunk = pipeline.chunk_size;
+  PoolSizes sizes;
+  if (output_bytes > 0) {
+    // Enough output buffers for the frames the CPU pool works on and those being written, plus
+    // a slot for each small file in flight; a quarter of the memory when that is more. Reads
+    // get the rest: beyond a little read-ahead they would only wait for the compressor.
+    const std::size_t frames = std::max<std::size_t>(4, 2 * std::size_t{cpu_threads} + 2);
+    sizes.output_slots = pipeline.queue_depth;
+    const std::size_t slots_per_buffer = std::max<std::size_t>(1, output_bytes / output_slot_bytes);
+    const std::size_t slot_buffers = (sizes.output_slots + slots_per_buffer - 1) / slots_per_buffer;
+    sizes.outputs = std::max<std::size_t>(frames + slot_buffers, memory / 4 / output_bytes);
+    if (sizes.outputs * output_bytes + 2 * chunk > memory) {
+      // A small memory_limit: no slots, the fewest buffers that still keep the cores busy.
+      sizes.output_slots = 0;
+      sizes.outputs =
+          std::clamp<std::size_t>((memory - std::min(memory, 2 * chunk)) / output_bytes, 2, frames);
+    }
+  }
+  const std::uint64_t output_memory = sizes.outputs * output_bytes;
+  sizes.inputs = std::max<std::size_t>(2, (memory - std::min(memory, output_memory)) / chunk);
+  return sizes;
+}
+
 // Level-triggered hand-off from the walker thread: "entries may be ready". The awaiting
 // coroutine is resumed on the I/O thread through the ring's remote queue.
 class WalkSignal {
@@ -184,6 +217,13 @@ struct Engine::Run {
     switch (record.status) {
       case FileStatus::ok:
         ++stats.files_ok;
+        if (record.compressed_size) {
+          stats.compressed_in += record.size;
+          stats.compressed_out += *record.compressed_size;
+          stats.bytes_out += *record.compressed_size;
+        } else if (!record.output_path.empty()) {
+          stats.bytes_out += record.size;
+        }
         break;
       case FileStatus::failed:
         ++stats.files_failed;
@@ -201,6 +241,7 @@ struct Engine::Run {
   static task<void> work(Run* run, std::size_t window_slots);
   static task<void> watch_signals(Run* run);
   static task<void> stop_watching(Run* run);
+  static task<void> finish_stages(Run* run, std::optional<Status>* result);
 };
 
 sigset_t stop_signals() {
@@ -228,9 +269,18 @@ std::expected<RunStats, RunError> Engine::run() {
     return std::unexpected(
         RunError{RunError::Kind::fatal, "io_uring setup: " + ring.error().message()});
 
+  std::size_t output_bytes = 0;
+  std::size_t output_slot_bytes = 0;
+  for (const auto& stage : stages_) {
+    output_bytes = std::max(output_bytes, stage->output_buffer_bytes(pipeline.chunk_size));
+    output_slot_bytes = std::max(output_slot_bytes, stage->output_buffer_bytes(kSmallSlotBytes));
+  }
+  const PoolSizes sizes =
+      split_memory(pipeline, output_bytes, output_slot_bytes, options_.cpu_threads);
+
   io::BufferPool::Options pool_options;
   pool_options.buffer_bytes = pipeline.chunk_size;
-  pool_options.count = std::max<std::size_t>(2, pipeline.memory_limit / pipeline.chunk_size);
+  pool_options.count = sizes.inputs;
   // A slot for every file in flight, from the same memory: small files then share a few
   // buffers instead of touching the first page of a whole buffer each.
   pool_options.small_slot_bytes = kSmallSlotBytes;
@@ -243,8 +293,29 @@ std::expected<RunStats, RunError> Engine::run() {
     return std::unexpected(
         RunError{RunError::Kind::fatal, "buffer pool: " + pool.error().message()});
 
+  std::unique_ptr<io::BufferPool> output_pool;
+  if (sizes.outputs > 0) {
+    io::BufferPool::Options options;
+    options.buffer_bytes = output_bytes;
+    options.count = sizes.outputs;
+    options.small_slot_bytes = output_slot_bytes;
+    options.small_slots = sizes.output_slots;
+    options.register_with_ring = false;
+    auto created = io::BufferPool::create(**ring, options);
+    if (!created)
+      return std::unexpected(
+          RunError{RunError::Kind::fatal, "output buffer pool: " + created.error().message()});
+    output_pool = std::move(*created);
+  }
+
   CpuPool cpu(**ring, options_.cpu_threads);
-  Run run(*this, **ring, Runtime{**ring, cpu, **pool});
+  Run run(*this, **ring, Runtime{**ring, cpu, **pool, output_pool.get()});
+
+  for (const auto& stage : stages_) {
+    if (auto opened = stage->open_run(); !opened) {
+      return std::unexpected(RunError{RunError::Kind::fatal, opened.error()});
+    }
+  }
 
   if (auto opened = run.manifest.open(options_.output.manifest, options_.manifest_header);
       !opened) {
@@ -296,6 +367,16 @@ std::expected<RunStats, RunError> Engine::run() {
     run.manifest.abandon();
     run.checksums.abandon();
     return std::unexpected(RunError{RunError::Kind::no_files, "no input files matched"});
+  }
+  if (!run.stats.interrupted) {
+    std::optional<Status> finished;
+    spawn(Run::finish_stages(&run, &finished));
+    (*ring)->run_until([&finished] { return finished.has_value(); });
+    if (!*finished) {
+      run.manifest.abandon();
+      run.checksums.abandon();
+      return std::unexpected(RunError{RunError::Kind::fatal, finished->error().message});
+    }
   }
   if (auto done = run.checksums.finish(options_.output.fsync); !done) {
     run.manifest.abandon();
@@ -358,6 +439,15 @@ task<void> Engine::Run::watch_signals(Run* run) {
     run->interrupt();
   }
   run->watcher_running = false;
+}
+
+task<void> Engine::Run::finish_stages(Run* run, std::optional<Status>* result) {
+  Status status;
+  for (const auto& stage : run->engine.stages_) {
+    status = co_await stage->finish_run(run->shared.runtime);
+    if (!status) break;
+  }
+  *result = std::move(status);
 }
 
 task<void> Engine::Run::stop_watching(Run* run) {

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "pipeline/stage_chain.hpp"
+
 namespace piperun::pipeline {
 namespace {
 
@@ -122,13 +124,10 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
     }
   }
 
-  std::vector<std::unique_ptr<FileStage>> file_stages;
+  std::unique_ptr<StageChain> chain;
   if (status) {
     const FileInfo info{record.rel_path, record.size, record.mode, record.mtime_ns};
-    file_stages.reserve(shared->stages.size());
-    for (const auto& stage : shared->stages) {
-      file_stages.push_back(stage->begin(info, shared->runtime));
-    }
+    chain = StageChain::build(shared->stages, info, shared->runtime);
   }
 
   const std::uint64_t size = record.size;
@@ -190,28 +189,23 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
     } else {
       shared->bytes_in += slot.length;
       const Chunk chunk{slot.offset, slot.lease.bytes().first(slot.length), &slot.lease};
-      for (auto& file_stage : file_stages) {
-        status = co_await file_stage->on_chunk(chunk);
-        if (!status) break;
-      }
+      status = co_await chain->on_chunk(chunk);
     }
     slot.lease.release();
   }
   co_await drain_window(shared, window, head, count);
 
-  if (status) {
-    for (auto& file_stage : file_stages) {
-      status = co_await file_stage->finish(record);
-      if (!status) break;
-    }
-  }
-  file_stages.clear();
+  if (status) status = co_await chain->finish(record);
+  if (!status && chain) co_await chain->abort();
+  chain.reset();
   (void)co_await io::Close(ring, fd);
 
   if (!status) {
     record.status = FileStatus::failed;
     record.error = std::move(status.error().message);
     record.digests.clear();
+    record.compressed_size.reset();
+    record.output_path.clear();
   }
   co_return record;
 }

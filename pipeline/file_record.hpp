@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -24,7 +25,9 @@ struct FileRecord {
   std::int64_t mtime_ns = 0;
   std::string symlink_target;
   std::vector<Digest> digests;
-  std::string error;  // failed: why; skipped: the reason
+  std::optional<std::uint64_t> compressed_size;  // set by compress
+  std::string output_path;  // set by write: relative to output.dir, raw bytes like rel_path
+  std::string error;        // failed: why; skipped: the reason
 };
 
 }  // namespace piperun::pipeline

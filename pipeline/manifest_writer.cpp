@@ -231,6 +231,15 @@ void append_record(std::string& out, const FileRecord& record) {
     }
     out += '}';
   }
+  if (record.compressed_size) {
+    const std::uint64_t compressed = *record.compressed_size;
+    fmt::format_to(std::back_inserter(out), ",\"compressed_size\":{},\"ratio\":{:.4f}", compressed,
+                   compressed > 0 ? static_cast<double>(record.size) / compressed : 0.0);
+  }
+  if (!record.output_path.empty()) {
+    out += ',';
+    append_name(out, "output", record.output_path);
+  }
   if (record.kind == "symlink" || !record.symlink_target.empty()) {
     out += ',';
     append_name(out, "symlink_target", record.symlink_target);
@@ -297,6 +306,7 @@ std::expected<void, std::string> ManifestWriter::finish(const RunStats& stats, b
       Json{{"total", records_}, {"ok", ok_}, {"failed", failed_}, {"skipped", skipped_}};
   summary["bytes_in"] = stats.bytes_in;
   summary["bytes_out"] = stats.bytes_out;
+  if (stats.compressed_out > 0) summary["ratio"] = stats.compression_ratio();
   summary["duration_s"] = std::chrono::duration<double>(stats.duration).count();
   summary["throughput_mb_s"] = stats.throughput_mb_s();
   summary["interrupted"] = stats.interrupted;

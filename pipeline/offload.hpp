@@ -8,6 +8,7 @@
 // what the awaiting coroutine handed it.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <memory>
 #include <optional>
@@ -88,6 +89,53 @@ class CpuPool::Offload : private CpuJob {
   io::RemoteWork remote_;
   struct Empty {};
   [[no_unique_address]] std::conditional_t<kVoid, Empty, std::optional<Result>> result_;
+};
+
+// A job started now and awaited later, so that one coroutine keeps several running (the
+// frames of a file being compressed). execute() runs on a worker; an awaiting coroutine resumes
+// on the I/O thread. start(), done() and co_await are for the I/O thread; a started job must
+// be awaited (or seen done()) before it is destroyed or started again.
+class BackgroundJob : private CpuJob {
+ public:
+  BackgroundJob() { run = &run_on_worker; }
+  BackgroundJob(const BackgroundJob&) = delete;
+  BackgroundJob& operator=(const BackgroundJob&) = delete;
+
+  void start(CpuPool& pool) {
+    pool_ = &pool;
+    state_.store(kRunning, std::memory_order_relaxed);
+    pool.enqueue(*this);
+  }
+  bool done() const noexcept { return state_.load(std::memory_order_acquire) == kDone; }
+
+  bool await_ready() const noexcept { return done(); }
+  bool await_suspend(std::coroutine_handle<> waiter) noexcept {
+    remote_.handle = waiter;
+    int expected = kRunning;
+    // Fails when the job finished in between: go on without suspending.
+    return state_.compare_exchange_strong(expected, kAwaited, std::memory_order_acq_rel);
+  }
+  void await_resume() const noexcept {}
+
+ protected:
+  ~BackgroundJob() = default;
+  virtual void execute() noexcept = 0;
+
+ private:
+  static void run_on_worker(CpuJob& job) {
+    auto& self = static_cast<BackgroundJob&>(job);
+    self.execute();
+    // Once it is done and not awaited, the I/O thread may reuse the job: touch it no more.
+    io::Ring& ring = self.pool_->ring();
+    if (self.state_.exchange(kDone, std::memory_order_acq_rel) == kAwaited) ring.post(self.remote_);
+  }
+
+  static constexpr int kDone = 0;
+  static constexpr int kRunning = 1;
+  static constexpr int kAwaited = 2;
+  CpuPool* pool_ = nullptr;
+  io::RemoteWork remote_;
+  std::atomic<int> state_{kDone};
 };
 
 }  // namespace piperun::pipeline

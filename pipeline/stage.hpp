@@ -3,6 +3,8 @@
 // For every file the engine asks each stage for a FileStage, feeds it the file's chunks in file
 // order, then asks it to finish (or aborts it when the file failed). Everything here runs on the
 // I/O thread; a stage that needs CPU time co_awaits runtime.cpu.offload(...).
+// Chains: hash -> compress -> write -> upload. A transforming stage (compress) owns the stages
+// after it and feeds them its own chunks (pipeline/stage_chain.hpp builds this).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +33,10 @@ struct Runtime {
   io::Ring& ring;
   CpuPool& cpu;
   io::BufferPool& buffers;
+  // Buffers for what stages produce (compressed frames), apart from the read buffers, so a
+  // stage that waits for one never waits on the reads that wait on it. Null when no stage
+  // asked for them (Stage::output_buffer_bytes).
+  io::BufferPool* output_buffers = nullptr;
 };
 
 struct FileInfo {
@@ -41,10 +47,12 @@ struct FileInfo {
 };
 
 struct Chunk {
-  std::uint64_t offset;
+  std::uint64_t offset;  // in the stream this stage receives (compressed, after compress)
   std::span<const std::byte> bytes;
-  // The buffer holding `bytes`. A stage that must keep the bytes after on_chunk returns (a
-  // parallel compressor) moves the lease out; otherwise the file flow reuses it.
+  // The buffer holding `bytes`, given only to the last stage of a chain: it may move the lease
+  // out to keep the bytes after on_chunk returns (a write in flight, a frame being compressed);
+  // otherwise the caller reuses the buffer. Null for the others, which must be done with the
+  // bytes when on_chunk returns.
   io::BufferLease* lease;
 };
 
@@ -55,13 +63,30 @@ class FileStage {
   virtual task<Status> on_chunk(Chunk chunk) = 0;
   // Every chunk was delivered: complete the work and add results to `record`.
   virtual task<Status> finish(FileRecord& record) = 0;
+  // The file failed or the run stops: wait for what is in flight and leave nothing behind (no
+  // partial output). Called instead of finish, or after a finish that failed.
+  virtual task<void> abort() { co_return; }
 };
 
 class Stage {
  public:
   virtual ~Stage() = default;
   virtual std::string_view name() const noexcept = 0;
-  virtual std::unique_ptr<FileStage> begin(const FileInfo& file, Runtime& runtime) = 0;
+
+  // A transforming stage (compress) passes other bytes on: it gets the stages after it as
+  // `downstream` and feeds them itself. The others get null and see the chunks the chain sees.
+  virtual bool transforms() const noexcept { return false; }
+  virtual std::unique_ptr<FileStage> begin(const FileInfo& file, Runtime& runtime,
+                                           std::unique_ptr<FileStage> downstream) = 0;
+
+  // Bytes of Runtime::output_buffers this stage needs to hold its output for one input chunk
+  // of `chunk_bytes`; 0 when it produces none.
+  virtual std::size_t output_buffer_bytes(std::size_t /*chunk_bytes*/) const noexcept { return 0; }
+  // Before the first file, before the loop runs (it may block): claim and prepare outputs.
+  virtual std::expected<void, std::string> open_run() { return {}; }
+  // After the last file of a run that completed (not interrupted), before the manifest is
+  // written: make the outputs durable. The error names what failed.
+  virtual task<Status> finish_run(Runtime& /*runtime*/) { co_return Status{}; }
 };
 
 }  // namespace piperun::pipeline

@@ -138,8 +138,9 @@ std::string_view algorithm_name(HashAlgorithm algorithm) {
 HashStage::HashStage(HashOptions options, std::size_t offload_bytes)
     : options_(std::move(options)), offload_bytes_(offload_bytes) {}
 
-std::unique_ptr<pipeline::FileStage> HashStage::begin(const pipeline::FileInfo&,
-                                                      pipeline::Runtime& runtime) {
+std::unique_ptr<pipeline::FileStage> HashStage::begin(
+    const pipeline::FileInfo&, pipeline::Runtime& runtime,
+    std::unique_ptr<pipeline::FileStage> /*downstream*/) {
   return std::make_unique<HashFileStage>(options_.algorithms, runtime, offload_bytes_);
 }
 

@@ -23,8 +23,9 @@ class HashStage final : public pipeline::Stage {
 
   explicit HashStage(HashOptions options, std::size_t offload_bytes = kDefaultOffloadBytes);
   std::string_view name() const noexcept override { return "hash"; }
-  std::unique_ptr<pipeline::FileStage> begin(const pipeline::FileInfo& file,
-                                             pipeline::Runtime& runtime) override;
+  std::unique_ptr<pipeline::FileStage> begin(
+      const pipeline::FileInfo& file, pipeline::Runtime& runtime,
+      std::unique_ptr<pipeline::FileStage> downstream) override;
 
  private:
   HashOptions options_;

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,11 @@ struct HashOptions {
 
 struct CompressOptions {
   int level = 3;  // zstd level: negative (fast) through 19
+};
+
+struct WriteOptions {
+  std::filesystem::path dir = "out";  // absolute once cli/ is done with it
+  bool fsync = false;                 // flush files and their directories before success
 };
 
 enum class UploadLayout { mirror, content };

@@ -1,6 +1,10 @@
 #include "stages/registry.hpp"
 
+#include <algorithm>
+
+#include "stages/compress.hpp"
 #include "stages/hash.hpp"
+#include "stages/write.hpp"
 
 namespace piperun::stages {
 
@@ -10,6 +14,11 @@ std::expected<std::vector<std::unique_ptr<pipeline::Stage>>, std::string> make_s
   for (const std::string& name : names) {
     if (name == "hash") {
       stages.push_back(std::make_unique<HashStage>(options.hash));
+    } else if (name == "compress") {
+      stages.push_back(std::make_unique<CompressStage>(options.compress, options.cpu_threads));
+    } else if (name == "write") {
+      const bool compressed = std::find(names.begin(), names.end(), "compress") != names.end();
+      stages.push_back(std::make_unique<WriteStage>(options.write, compressed ? ".zst" : ""));
     } else {
       return std::unexpected("stage '" + name + "' is not available in this version of pipe-run");
     }

@@ -15,7 +15,9 @@ namespace piperun::stages {
 struct StageOptions {
   HashOptions hash;
   CompressOptions compress;
+  WriteOptions write;
   UploadOptions upload;
+  unsigned cpu_threads = 1;  // the CPU pool's workers
 };
 
 // Fails naming the first stage this build cannot run yet.

@@ -418,6 +418,17 @@ TEST_F(ConfigTest, UnknownStage) {
                 "upload)");
 }
 
+TEST_F(ConfigTest, StagesOutOfOrder) {
+  EXPECT_EQ(error(std::string(kMinimal) + "[pipeline]\nstages = [\"compress\",\n  \"hash\"]\n"),
+            at(5) +
+                "pipeline.stages: stage 'hash' must come before 'compress' (stages run in the "
+                "order hash, compress, write, upload)");
+  EXPECT_EQ(error(std::string(kMinimal) + "[pipeline]\nstages = [\"write\", \"compress\"]\n"),
+            at(4) +
+                "pipeline.stages: stage 'compress' must come before 'write' (stages run in the "
+                "order hash, compress, write, upload)");
+}
+
 TEST_F(ConfigTest, DuplicateStage) {
   EXPECT_EQ(error(std::string(kMinimal) + "[pipeline]\nstages = [\n  \"hash\",\n  \"hash\",\n]\n"),
             at(6) + "pipeline.stages: stage 'hash' is listed twice");

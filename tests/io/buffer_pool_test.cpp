@@ -194,20 +194,35 @@ TEST(BufferPoolSlots, SmallWaitersWaitForSlots) {
   EXPECT_TRUE(got);
 }
 
-TEST(BufferPoolSlots, NoSlotsWhenTheyDoNotDivideTheBuffer) {
+TEST(BufferPoolSlots, SlotsThatDoNotDivideABufferNeverStraddleTwo) {
+  // Buffers of compressBound(chunk) bytes are not a multiple of their slots' size.
   auto ring = make_ring();
   BufferPool::Options options;
   options.buffer_bytes = 100 * 4096;
   options.count = 4;
-  options.small_slot_bytes = 64 * 1024;
-  options.small_slots = 4;
+  options.small_slot_bytes = 17 * 4096;  // 5 slots per buffer, 15 pages left over
+  options.small_slots = 7;
   options.register_with_ring = false;
   auto pool = make_pool(*ring, options);
-  EXPECT_EQ(pool->small_capacity(), 0u);
-  EXPECT_EQ(pool->capacity(), 4u);
-  BufferLease lease = pool->try_acquire(BufferSize::small);
-  ASSERT_TRUE(lease);
-  EXPECT_EQ(lease.bytes().size(), 100u * 4096) << "a small request gets a whole buffer";
+  EXPECT_EQ(pool->small_capacity(), 10u) << "two buffers of 5 slots hold 7";
+  EXPECT_EQ(pool->capacity(), 2u);
+  std::vector<BufferLease> wholes;
+  while (BufferLease whole = pool->try_acquire(BufferSize::chunk))
+    wholes.push_back(std::move(whole));
+  ASSERT_EQ(wholes.size(), 2u);
+  const std::byte* region = std::min(wholes[0].bytes().data(), wholes[1].bytes().data());
+  std::set<const std::byte*> seen;
+  while (BufferLease slot = pool->try_acquire(BufferSize::small)) {
+    ASSERT_EQ(slot.bytes().size(), 17u * 4096);
+    const auto offset = static_cast<std::size_t>(slot.bytes().data() - region);
+    EXPECT_GE(offset, 2 * options.buffer_bytes) << "a slot overlaps a whole buffer";
+    EXPECT_EQ(offset / options.buffer_bytes,
+              (offset + slot.bytes().size() - 1) / options.buffer_bytes)
+        << "a slot straddles two buffers at offset " << offset;
+    EXPECT_TRUE(seen.insert(slot.bytes().data()).second);
+    wholes.push_back(std::move(slot));
+  }
+  EXPECT_EQ(seen.size(), 10u);
 }
 
 }  // namespace

@@ -80,5 +80,63 @@ TEST(Offload, ManyOffloadsRunInParallelAndAllComeBack) {
   EXPECT_EQ(peak.load(), 2) << "two workers, both used, never more";
 }
 
+// Sleeps `delay_ms`, then records where it ran and in which order it finished.
+class SleepJob final : public BackgroundJob {
+ public:
+  int delay_ms = 0;
+  std::thread::id ran_on;
+  int finished_as = -1;
+  std::atomic<int>* finish_counter = nullptr;
+
+ private:
+  void execute() noexcept override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ran_on = std::this_thread::get_id();
+    finished_as = finish_counter->fetch_add(1);
+  }
+};
+
+task<std::vector<std::thread::id>> await_in_order(std::vector<SleepJob>* jobs) {
+  std::vector<std::thread::id> resumed_on;
+  for (SleepJob& job : *jobs) {
+    co_await job;
+    resumed_on.push_back(std::this_thread::get_id());
+  }
+  co_return resumed_on;
+}
+
+TEST(BackgroundJob, StartedJobsRunTogetherAndAreAwaitedLaterInAnyOrder) {
+  auto ring = std::move(*io::Ring::create(io::RingOptions{}));
+  CpuPool cpu(*ring, 2);
+  std::atomic<int> finished{0};
+  // The first job is the slowest: the second is done (and not yet awaited) when the first one
+  // is awaited, and the third is awaited after it finished.
+  std::vector<SleepJob> jobs(3);
+  const int delays[] = {80, 5, 0};
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    jobs[i].delay_ms = delays[i];
+    jobs[i].finish_counter = &finished;
+  }
+  jobs[0].start(cpu);
+  jobs[1].start(cpu);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_TRUE(jobs[1].done()) << "runs without anyone awaiting it";
+  EXPECT_FALSE(jobs[0].done());
+  jobs[2].start(cpu);
+  const auto resumed_on = sync_wait(*ring, await_in_order(&jobs));
+  EXPECT_EQ(finished.load(), 3);
+  EXPECT_EQ(jobs[0].finished_as, 2) << "the slow one finished last";
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    EXPECT_TRUE(jobs[i].done());
+    EXPECT_NE(jobs[i].ran_on, std::this_thread::get_id()) << "job " << i;
+    EXPECT_EQ(resumed_on[i], std::this_thread::get_id()) << "job " << i;
+  }
+  // A finished job can start again.
+  jobs[0].delay_ms = 0;
+  jobs[0].start(cpu);
+  sync_wait(*ring, await_in_order(&jobs));
+  EXPECT_EQ(finished.load(), 4);
+}
+
 }  // namespace
 }  // namespace piperun::pipeline

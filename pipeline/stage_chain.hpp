@@ -1,0 +1,31 @@
+// The FileStages of one file, in stage order. A transforming stage (compress) takes the stages
+// after it as its own downstream chain, so the chain for hash -> compress -> write is
+// [hash, compress[write]].
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "pipeline/stage.hpp"
+
+namespace piperun::pipeline {
+
+class StageChain final : public FileStage {
+ public:
+  static std::unique_ptr<StageChain> build(std::span<const std::unique_ptr<Stage>> stages,
+                                           const FileInfo& file, Runtime& runtime);
+
+  // The chunk goes to each stage in turn; only the last one may take its lease.
+  task<Status> on_chunk(Chunk chunk) override;
+  // Stops at the first failure; abort() then aborts that stage and the ones after it.
+  task<Status> finish(FileRecord& record) override;
+  task<void> abort() override;
+
+ private:
+  std::vector<std::unique_ptr<FileStage>> stages_;
+  std::size_t finished_ = 0;  // stages whose finish succeeded
+};
+
+}  // namespace piperun::pipeline

@@ -1,0 +1,195 @@
+#include "stages/write.hpp"
+
+#include <array>
+#include <cassert>
+#include <cerrno>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+
+#include <fmt/core.h>
+
+#include "io/ops.hpp"
+
+namespace piperun::stages {
+namespace {
+
+// Writes in flight per file: the page cache takes them at memory speed, so a few are enough
+// to overlap one file's writes with its next frames.
+constexpr std::size_t kWritesPerFile = 4;
+
+// futimens(2) has no io_uring operation: it runs on a CPU worker (a short metadata update).
+struct SetMtime {
+  int fd;
+  std::int64_t mtime_ns;
+  int operator()() const {
+    const timespec times[2] = {{0, UTIME_OMIT},
+                               {static_cast<time_t>(mtime_ns / 1'000'000'000),
+                                static_cast<long>(mtime_ns % 1'000'000'000)}};
+    return ::futimens(fd, times) == 0 ? 0 : errno;
+  }
+};
+
+struct WriteSlot {
+  io::BufferLease lease;
+  io::TransferOp op;
+  bool busy = false;
+};
+
+class WriteFileStage final : public pipeline::FileStage {
+ public:
+  WriteFileStage(OutputTree& tree, const WriteOptions& options, const pipeline::FileInfo& file,
+                 std::string_view suffix, pipeline::Runtime& runtime)
+      : tree_(tree),
+        options_(options),
+        runtime_(runtime),
+        target_(file.rel_path + std::string(suffix)),
+        mode_(file.mode & 0777),
+        mtime_ns_(file.mtime_ns) {}
+
+  ~WriteFileStage() override {
+    assert(fd_ < 0 && "finish() or abort() must close the file");
+    for ([[maybe_unused]] const WriteSlot& slot : slots_)
+      assert(!slot.busy && "a write is still in flight");
+  }
+
+  pipeline::task<pipeline::Status> on_chunk(pipeline::Chunk chunk) override {
+    if (fd_ < 0) {
+      if (auto opened = co_await open(); !opened) co_return opened;
+    }
+    if (chunk.bytes.empty()) co_return pipeline::Status{};
+    WriteSlot& slot = slots_[(head_ + busy_) % slots_.size()];
+    if (busy_ == slots_.size()) {
+      if (auto done = co_await complete_oldest(); !done) co_return done;
+    }
+    // Keep the buffer until the write is done; a stage after this one needs it back at once.
+    const bool keep = chunk.lease != nullptr;
+    std::span<std::byte> bytes;
+    int buffer_index = -1;
+    if (keep) {
+      slot.lease = std::move(*chunk.lease);
+      const std::span<std::byte> whole = slot.lease.bytes();
+      bytes = whole.subspan(static_cast<std::size_t>(chunk.bytes.data() - whole.data()),
+                            chunk.bytes.size());
+      buffer_index = slot.lease.registered_index();
+    } else {
+      // The io_uring write only reads the bytes.
+      bytes = {const_cast<std::byte*>(chunk.bytes.data()), chunk.bytes.size()};
+    }
+    slot.op.start(runtime_.ring, io::TransferOp::Direction::write, fd_, bytes, chunk.offset,
+                  buffer_index);
+    slot.busy = true;
+    ++busy_;
+    if (!keep) co_return co_await complete_all();
+    co_return pipeline::Status{};
+  }
+
+  pipeline::task<pipeline::Status> finish(pipeline::FileRecord& record) override {
+    if (fd_ < 0) {
+      if (auto opened = co_await open(); !opened) co_return opened;
+    }
+    if (auto done = co_await complete_all(); !done) co_return done;
+    if (options_.fsync) {
+      if (auto synced = co_await io::Fsync(runtime_.ring, fd_); !synced)
+        co_return failure("fsync", synced.error());
+    }
+    // After the last write, which would change it again.
+    if (const int error = co_await runtime_.cpu.offload(SetMtime{fd_, mtime_ns_}); error != 0)
+      co_return failure("set mtime of", std::error_code(error, std::system_category()));
+    if (auto renamed =
+            co_await io::RenameAt(runtime_.ring, tree_.fd(), temp_.c_str(), target_.c_str());
+        !renamed) {
+      co_return failure("rename to", renamed.error());
+    }
+    renamed_ = true;
+    if (options_.fsync) tree_.wrote_into(target_);
+    co_await close();
+    record.output_path = target_;
+    co_return pipeline::Status{};
+  }
+
+  pipeline::task<void> abort() override {
+    while (busy_ > 0)
+      (void)co_await complete_oldest();
+    if (fd_ >= 0) co_await close();
+    if (!temp_.empty() && !renamed_)
+      (void)co_await io::UnlinkAt(runtime_.ring, tree_.fd(), temp_.c_str());
+  }
+
+ private:
+  pipeline::Status failure(std::string_view step, const std::error_code& error) const {
+    return std::unexpected(pipeline::Failure{
+        fmt::format("{} {}: {}", step, (tree_.dir() / target_).string(), error.message())});
+  }
+
+  pipeline::task<pipeline::Status> open() {
+    if (!OutputTree::stays_inside(target_)) {
+      co_return std::unexpected(pipeline::Failure{
+          fmt::format("output path '{}' would leave {}", target_, tree_.dir().string())});
+    }
+    if (auto made = co_await tree_.make_parents(runtime_.ring, target_); !made) co_return made;
+    temp_ = tree_.temp_path_for(target_);
+    // RESOLVE_BENEATH: a symlinked directory in the output tree cannot send the file elsewhere.
+    auto opened = co_await io::OpenAt2(runtime_.ring, tree_.fd(), temp_.c_str(),
+                                       O_WRONLY | O_CREAT | O_EXCL, mode_, RESOLVE_BENEATH);
+    if (!opened) {
+      temp_.clear();
+      co_return failure("create", opened.error());
+    }
+    fd_ = *opened;
+    co_return pipeline::Status{};
+  }
+
+  pipeline::task<pipeline::Status> complete_oldest() {
+    WriteSlot& slot = slots_[head_];
+    auto written = co_await slot.op;
+    slot.busy = false;
+    slot.lease.release();
+    head_ = (head_ + 1) % slots_.size();
+    --busy_;
+    if (!written) co_return failure("write", written.error());
+    co_return pipeline::Status{};
+  }
+
+  pipeline::task<pipeline::Status> complete_all() {
+    pipeline::Status status;
+    while (busy_ > 0) {
+      pipeline::Status done = co_await complete_oldest();
+      if (status && !done) status = std::move(done);
+    }
+    co_return status;
+  }
+
+  pipeline::task<void> close() { (void)co_await io::Close(runtime_.ring, std::exchange(fd_, -1)); }
+
+  OutputTree& tree_;
+  const WriteOptions& options_;
+  pipeline::Runtime& runtime_;
+  std::string target_;  // relative to the tree
+  std::string temp_;
+  mode_t mode_;
+  std::int64_t mtime_ns_;
+  int fd_ = -1;
+  bool renamed_ = false;
+  std::array<WriteSlot, kWritesPerFile> slots_;  // a ring: head_ is the oldest write
+  std::size_t head_ = 0;
+  std::size_t busy_ = 0;
+};
+
+}  // namespace
+
+WriteStage::WriteStage(WriteOptions options, std::string suffix)
+    : options_(std::move(options)), suffix_(std::move(suffix)), tree_(options_.dir) {}
+
+std::unique_ptr<pipeline::FileStage> WriteStage::begin(
+    const pipeline::FileInfo& file, pipeline::Runtime& runtime,
+    std::unique_ptr<pipeline::FileStage> /*downstream*/) {
+  return std::make_unique<WriteFileStage>(tree_, options_, file, suffix_, runtime);
+}
+
+pipeline::task<pipeline::Status> WriteStage::finish_run(pipeline::Runtime& runtime) {
+  if (!options_.fsync) co_return pipeline::Status{};
+  co_return co_await tree_.sync_directories(runtime.ring);
+}
+
+}  // namespace piperun::stages
