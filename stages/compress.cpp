@@ -1,6 +1,8 @@
 #include "stages/compress.hpp"
 
 #include <cassert>
+#include <coroutine>
+#include <utility>
 #include <vector>
 
 #include <tbb/enumerable_thread_specific.h>
@@ -74,82 +76,116 @@ class FrameJob final : public pipeline::BackgroundJob {
   std::expected<std::size_t, std::string> result_;
 };
 
+// One waiting coroutine, woken from another on the I/O thread (through the ring, never inline).
+class Wakeup {
+ public:
+  auto wait() {
+    struct Awaiter {
+      Wakeup& wakeup;
+      bool await_ready() const noexcept { return false; }
+      void await_suspend(std::coroutine_handle<> waiter) noexcept { wakeup.waiter_ = waiter; }
+      void await_resume() const noexcept {}
+    };
+    return Awaiter{*this};
+  }
+  void notify(io::Ring& ring) {
+    if (waiter_) ring.schedule(std::exchange(waiter_, {}));
+  }
+
+ private:
+  std::coroutine_handle<> waiter_;
+};
+
+// Chunks are compressed in parallel and passed on in order by a second coroutine, the
+// emitter, which frees each frame's buffers as soon as the stages after this one took it:
+// they never wait for this file's next chunk, which may wait for those very buffers.
 class CompressFileStage final : public pipeline::FileStage {
  public:
   CompressFileStage(CompressStage::Contexts& contexts, pipeline::Runtime& runtime,
                     std::unique_ptr<pipeline::FileStage> downstream, std::size_t frames)
       : contexts_(contexts), runtime_(runtime), downstream_(std::move(downstream)), jobs_(frames) {}
 
-  ~CompressFileStage() override { assert(in_flight_ == 0 && "a frame is still being compressed"); }
+  ~CompressFileStage() override { assert(!emitter_running_ && "finish() or abort() not called"); }
 
   pipeline::task<pipeline::Status> on_chunk(pipeline::Chunk chunk) override {
     // The chain gives the last stage the lease, and a transforming stage is always its last.
     assert(chunk.lease != nullptr);
-    if (in_flight_ == jobs_.size()) {
-      if (auto passed = co_await pass_on_oldest(); !passed) co_return passed;
-    }
-    io::BufferPool& outputs = *runtime_.output_buffers;
-    const bool small = output_bytes(chunk.bytes.size()) <= outputs.small_slot_bytes();
-    io::BufferLease output =
-        co_await outputs.acquire(small ? io::BufferSize::small : io::BufferSize::chunk);
-    FrameJob& job = jobs_[(head_ + in_flight_) % jobs_.size()];
-    job.start(runtime_.cpu, contexts_, std::move(*chunk.lease), chunk.bytes, std::move(output));
-    ++in_flight_;
-    ++frames_;
-    // Pass on what is already done, so the writes keep up with the compressor.
-    while (in_flight_ > 0 && jobs_[head_].done()) {
-      if (auto passed = co_await pass_on_oldest(); !passed) co_return passed;
-    }
-    co_return pipeline::Status{};
+    co_return co_await start_frame(std::move(*chunk.lease), chunk.bytes);
   }
 
   pipeline::task<pipeline::Status> finish(pipeline::FileRecord& record) override {
+    // No chunk at all: an empty input still makes a valid (empty) frame.
     if (frames_ == 0) {
-      // No chunk at all: an empty input still makes a valid (empty) frame.
-      io::BufferLease empty = co_await runtime_.output_buffers->acquire(io::BufferSize::small);
-      FrameJob& job = jobs_[head_];
-      job.start(runtime_.cpu, contexts_, io::BufferLease(), {}, std::move(empty));
-      ++in_flight_;
-      ++frames_;
+      if (auto started = co_await start_frame({}, {}); !started) co_return started;
     }
-    while (in_flight_ > 0) {
-      if (auto passed = co_await pass_on_oldest(); !passed) co_return passed;
-    }
+    co_await stop_emitter();
+    if (!emitted_) co_return emitted_;
     record.compressed_size = out_offset_;
     co_return co_await downstream_->finish(record);
   }
 
   pipeline::task<void> abort() override {
-    for (; in_flight_ > 0; --in_flight_, head_ = (head_ + 1) % jobs_.size()) {
-      FrameJob& job = jobs_[head_];  // g++ 12 copies an awaited operator[] result: name it
-      co_await job;
-      job.release();
-    }
-    // A downstream that failed in its finish is aborted by us too.
+    discard_ = true;
+    co_await stop_emitter();
     co_await downstream_->abort();
   }
 
  private:
-  static std::size_t output_bytes(std::size_t input_bytes) {
-    return ZSTD_compressBound(input_bytes);
+  pipeline::task<pipeline::Status> start_frame(io::BufferLease input,
+                                               std::span<const std::byte> bytes) {
+    if (!emitter_running_) {
+      emitter_running_ = true;
+      pipeline::spawn(emit_frames());
+    }
+    while (in_flight_ == jobs_.size() && emitted_)
+      co_await slot_freed_.wait();
+    if (!emitted_) co_return emitted_;
+    io::BufferPool& outputs = *runtime_.output_buffers;
+    const bool small = ZSTD_compressBound(bytes.size()) <= outputs.small_slot_bytes();
+    io::BufferLease output =
+        co_await outputs.acquire(small ? io::BufferSize::small : io::BufferSize::chunk);
+    FrameJob& job = jobs_[(head_ + in_flight_) % jobs_.size()];
+    job.start(runtime_.cpu, contexts_, std::move(input), bytes, std::move(output));
+    ++in_flight_;
+    ++frames_;
+    frame_started_.notify(runtime_.ring);
+    co_return pipeline::Status{};
   }
 
-  // Waits for the oldest frame and hands it to the stages after this one.
-  pipeline::task<pipeline::Status> pass_on_oldest() {
-    FrameJob& job = jobs_[head_];
-    co_await job;
-    head_ = (head_ + 1) % jobs_.size();
-    --in_flight_;
-    if (!job.result()) {
-      std::string message = "compress: " + job.result().error();
+  // The emitter: passes frames on in file order until stopped and every frame is done.
+  pipeline::task<void> emit_frames() {
+    for (;;) {
+      if (in_flight_ == 0) {
+        if (stopping_) break;
+        co_await frame_started_.wait();
+        continue;
+      }
+      FrameJob& job = jobs_[head_];
+      co_await job;
+      if (emitted_ && !discard_) emitted_ = co_await pass_on(job);
       job.release();
-      co_return std::unexpected(pipeline::Failure{std::move(message)});
+      head_ = (head_ + 1) % jobs_.size();
+      --in_flight_;
+      slot_freed_.notify(runtime_.ring);
+    }
+    emitter_running_ = false;
+    emitter_done_.notify(runtime_.ring);
+  }
+
+  pipeline::task<pipeline::Status> pass_on(FrameJob& job) {
+    if (!job.result()) {
+      co_return std::unexpected(pipeline::Failure{"compress: " + job.result().error()});
     }
     const pipeline::Chunk frame{out_offset_, job.frame(), &job.output()};
     out_offset_ += frame.bytes.size();
-    pipeline::Status status = co_await downstream_->on_chunk(frame);
-    job.release();
-    co_return status;
+    co_return co_await downstream_->on_chunk(frame);
+  }
+
+  pipeline::task<void> stop_emitter() {
+    stopping_ = true;
+    frame_started_.notify(runtime_.ring);
+    while (emitter_running_)
+      co_await emitter_done_.wait();
   }
 
   CompressStage::Contexts& contexts_;
@@ -160,6 +196,13 @@ class CompressFileStage final : public pipeline::FileStage {
   std::size_t in_flight_ = 0;
   std::uint64_t frames_ = 0;
   std::uint64_t out_offset_ = 0;
+  pipeline::Status emitted_;  // the first failure of a frame or of the stages after this one
+  bool emitter_running_ = false;
+  bool stopping_ = false;
+  bool discard_ = false;  // aborted: frames are no longer passed on
+  Wakeup frame_started_;  // the emitter waits here for a frame
+  Wakeup slot_freed_;     // start_frame waits here for a free job
+  Wakeup emitter_done_;   // finish and abort wait here for the emitter
 };
 
 std::size_t round_up_to_page(std::size_t bytes) {
