@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The README's first command: installs what is missing, builds the release preset, hashes the
-# bundled sample tree with examples/hash.toml and checks the result with the stock `xxhsum -c`.
+# The README's first command: installs what is missing, builds the release preset, runs the
+# main job (hash, compress, write) on the bundled sample tree with examples/artifacts.toml and
+# checks the result with stock tools: `xxhsum -c` for the digests, `zstd -d` for every output.
 # Works from any directory.
 set -euo pipefail
 
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd -- "$root"
 
-# The paths examples/hash.toml configures (relative to examples/).
-config=examples/hash.toml
+# The paths examples/artifacts.toml configures (relative to examples/).
+config=examples/artifacts.toml
 sample=examples/sample
+tree=examples/out/tree
 manifest=examples/out/manifest.json
 checksums=examples/out/checksums.xxh128
 
@@ -30,9 +32,22 @@ if ((status != 0)); then
 fi
 
 echo
+echo "output tree:   $root/$tree"
 echo "manifest:      $root/$manifest"
 echo "checksum file: $root/$checksums"
 echo
 echo "+ (cd $sample && xxhsum -c ../out/checksums.xxh128)" >&2
 (cd -- "$sample" && xxhsum -c --quiet ../out/checksums.xxh128)
 echo "xxhsum -c: all $(wc -l <"$checksums") files OK"
+
+echo "+ zstd -d -c $tree/<file>.zst | cmp - $sample/<file>, for every file" >&2
+count=0
+while IFS= read -r -d '' file; do
+  rel=${file#"$sample"/}
+  zstd -q -d -c -- "$tree/$rel.zst" | cmp -s - "$file" || {
+    echo "run-example.sh: $tree/$rel.zst does not restore $file" >&2
+    exit 1
+  }
+  count=$((count + 1))
+done < <(find "$sample" -type f -print0)
+echo "zstd -d: all $count outputs restore their input byte for byte"
