@@ -1,12 +1,12 @@
 #include "stages/compress.hpp"
 
 #include <cassert>
-#include <coroutine>
-#include <utility>
 #include <vector>
 
 #include <tbb/enumerable_thread_specific.h>
 #include <zstd.h>
+
+#include "pipeline/in_order.hpp"
 
 namespace piperun::stages {
 
@@ -76,36 +76,17 @@ class FrameJob final : public pipeline::BackgroundJob {
   std::expected<std::size_t, std::string> result_;
 };
 
-// One waiting coroutine, woken from another on the I/O thread (through the ring, never inline).
-class Wakeup {
- public:
-  auto wait() {
-    struct Awaiter {
-      Wakeup& wakeup;
-      bool await_ready() const noexcept { return false; }
-      void await_suspend(std::coroutine_handle<> waiter) noexcept { wakeup.waiter_ = waiter; }
-      void await_resume() const noexcept {}
-    };
-    return Awaiter{*this};
-  }
-  void notify(io::Ring& ring) {
-    if (waiter_) ring.schedule(std::exchange(waiter_, {}));
-  }
-
- private:
-  std::coroutine_handle<> waiter_;
-};
-
-// Chunks are compressed in parallel and passed on in order by a second coroutine, the
-// emitter, which frees each frame's buffers as soon as the stages after this one took it:
-// they never wait for this file's next chunk, which may wait for those very buffers.
+// Chunks are compressed in parallel and passed on in file order as their frames finish
+// (pipeline::InOrder), so each frame's buffers are freed as soon as the stages after this one
+// took it.
 class CompressFileStage final : public pipeline::FileStage {
  public:
   CompressFileStage(CompressStage::Contexts& contexts, pipeline::Runtime& runtime,
                     std::unique_ptr<pipeline::FileStage> downstream, std::size_t frames)
-      : contexts_(contexts), runtime_(runtime), downstream_(std::move(downstream)), jobs_(frames) {}
-
-  ~CompressFileStage() override { assert(!emitter_running_ && "finish() or abort() not called"); }
+      : contexts_(contexts),
+        runtime_(runtime),
+        downstream_(std::move(downstream)),
+        frames_(*this, runtime.ring, frames) {}
 
   pipeline::task<pipeline::Status> on_chunk(pipeline::Chunk chunk) override {
     // The chain gives the last stage the lease, and a transforming stage is always its last.
@@ -115,61 +96,41 @@ class CompressFileStage final : public pipeline::FileStage {
 
   pipeline::task<pipeline::Status> finish(pipeline::FileRecord& record) override {
     // No chunk at all: an empty input still makes a valid (empty) frame.
-    if (frames_ == 0) {
+    if (!started_any_) {
       if (auto started = co_await start_frame({}, {}); !started) co_return started;
     }
-    co_await stop_emitter();
-    if (!emitted_) co_return emitted_;
+    co_await frames_.drain();
+    if (!passed_on_) co_return passed_on_;
     record.compressed_size = out_offset_;
     co_return co_await downstream_->finish(record);
   }
 
   pipeline::task<void> abort() override {
     discard_ = true;
-    co_await stop_emitter();
+    co_await frames_.drain();
     co_await downstream_->abort();
+  }
+
+  // pipeline::InOrder: the oldest frame is done or about to be; pass it on.
+  pipeline::task<void> complete(FrameJob& job) {
+    co_await job;
+    if (passed_on_ && !discard_) passed_on_ = co_await pass_on(job);
+    job.release();
   }
 
  private:
   pipeline::task<pipeline::Status> start_frame(io::BufferLease input,
                                                std::span<const std::byte> bytes) {
-    if (!emitter_running_) {
-      emitter_running_ = true;
-      pipeline::spawn(emit_frames());
-    }
-    while (in_flight_ == jobs_.size() && emitted_)
-      co_await slot_freed_.wait();
-    if (!emitted_) co_return emitted_;
+    FrameJob* job = co_await frames_.reserve();
+    if (!passed_on_) co_return passed_on_;
     io::BufferPool& outputs = *runtime_.output_buffers;
     const bool small = ZSTD_compressBound(bytes.size()) <= outputs.small_slot_bytes();
     io::BufferLease output =
         co_await outputs.acquire(small ? io::BufferSize::small : io::BufferSize::chunk);
-    FrameJob& job = jobs_[(head_ + in_flight_) % jobs_.size()];
-    job.start(runtime_.cpu, contexts_, std::move(input), bytes, std::move(output));
-    ++in_flight_;
-    ++frames_;
-    frame_started_.notify(runtime_.ring);
+    job->start(runtime_.cpu, contexts_, std::move(input), bytes, std::move(output));
+    frames_.started();
+    started_any_ = true;
     co_return pipeline::Status{};
-  }
-
-  // The emitter: passes frames on in file order until stopped and every frame is done.
-  pipeline::task<void> emit_frames() {
-    for (;;) {
-      if (in_flight_ == 0) {
-        if (stopping_) break;
-        co_await frame_started_.wait();
-        continue;
-      }
-      FrameJob& job = jobs_[head_];
-      co_await job;
-      if (emitted_ && !discard_) emitted_ = co_await pass_on(job);
-      job.release();
-      head_ = (head_ + 1) % jobs_.size();
-      --in_flight_;
-      slot_freed_.notify(runtime_.ring);
-    }
-    emitter_running_ = false;
-    emitter_done_.notify(runtime_.ring);
   }
 
   pipeline::task<pipeline::Status> pass_on(FrameJob& job) {
@@ -181,28 +142,14 @@ class CompressFileStage final : public pipeline::FileStage {
     co_return co_await downstream_->on_chunk(frame);
   }
 
-  pipeline::task<void> stop_emitter() {
-    stopping_ = true;
-    frame_started_.notify(runtime_.ring);
-    while (emitter_running_)
-      co_await emitter_done_.wait();
-  }
-
   CompressStage::Contexts& contexts_;
   pipeline::Runtime& runtime_;
   std::unique_ptr<pipeline::FileStage> downstream_;
-  std::vector<FrameJob> jobs_;  // a ring: head_ is the oldest frame in flight
-  std::size_t head_ = 0;
-  std::size_t in_flight_ = 0;
-  std::uint64_t frames_ = 0;
+  pipeline::InOrder<FrameJob, CompressFileStage> frames_;
   std::uint64_t out_offset_ = 0;
-  pipeline::Status emitted_;  // the first failure of a frame or of the stages after this one
-  bool emitter_running_ = false;
-  bool stopping_ = false;
+  pipeline::Status passed_on_;  // the first failure of a frame or of the stages after this one
+  bool started_any_ = false;
   bool discard_ = false;  // aborted: frames are no longer passed on
-  Wakeup frame_started_;  // the emitter waits here for a frame
-  Wakeup slot_freed_;     // start_frame waits here for a free job
-  Wakeup emitter_done_;   // finish and abort wait here for the emitter
 };
 
 std::size_t round_up_to_page(std::size_t bytes) {

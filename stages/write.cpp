@@ -1,6 +1,5 @@
 #include "stages/write.hpp"
 
-#include <array>
 #include <cassert>
 #include <cerrno>
 #include <fcntl.h>
@@ -10,6 +9,7 @@
 #include <fmt/core.h>
 
 #include "io/ops.hpp"
+#include "pipeline/in_order.hpp"
 
 namespace piperun::stages {
 namespace {
@@ -31,9 +31,8 @@ struct SetMtime {
 };
 
 struct WriteSlot {
-  io::BufferLease lease;
+  io::BufferLease lease;  // the bytes being written, when this stage keeps them
   io::TransferOp op;
-  bool busy = false;
 };
 
 class WriteFileStage final : public pipeline::FileStage {
@@ -45,42 +44,34 @@ class WriteFileStage final : public pipeline::FileStage {
         runtime_(runtime),
         target_(file.rel_path + std::string(suffix)),
         mode_(file.mode & 0777),
-        mtime_ns_(file.mtime_ns) {}
+        mtime_ns_(file.mtime_ns),
+        writes_(*this, runtime.ring, kWritesPerFile) {}
 
-  ~WriteFileStage() override {
-    assert(fd_ < 0 && "finish() or abort() must close the file");
-    for ([[maybe_unused]] const WriteSlot& slot : slots_)
-      assert(!slot.busy && "a write is still in flight");
-  }
+  ~WriteFileStage() override { assert(fd_ < 0 && "finish() or abort() must close the file"); }
 
   pipeline::task<pipeline::Status> on_chunk(pipeline::Chunk chunk) override {
     if (fd_ < 0) {
       if (auto opened = co_await open(); !opened) co_return opened;
     }
     if (chunk.bytes.empty()) co_return pipeline::Status{};
-    WriteSlot& slot = slots_[(head_ + busy_) % slots_.size()];
-    if (busy_ == slots_.size()) {
-      if (auto done = co_await complete_oldest(); !done) co_return done;
-    }
-    // Keep the buffer until the write is done; a stage after this one needs it back at once.
-    const bool keep = chunk.lease != nullptr;
-    std::span<std::byte> bytes;
+    WriteSlot* slot = co_await writes_.reserve();
+    if (!written_) co_return written_;
+    // The io_uring write only reads the bytes.
+    std::span<std::byte> bytes{const_cast<std::byte*>(chunk.bytes.data()), chunk.bytes.size()};
     int buffer_index = -1;
-    if (keep) {
-      slot.lease = std::move(*chunk.lease);
-      const std::span<std::byte> whole = slot.lease.bytes();
-      bytes = whole.subspan(static_cast<std::size_t>(chunk.bytes.data() - whole.data()),
-                            chunk.bytes.size());
-      buffer_index = slot.lease.registered_index();
-    } else {
-      // The io_uring write only reads the bytes.
-      bytes = {const_cast<std::byte*>(chunk.bytes.data()), chunk.bytes.size()};
+    if (chunk.lease != nullptr) {
+      // Ours until the write is done.
+      slot->lease = std::move(*chunk.lease);
+      buffer_index = slot->lease.registered_index();
     }
-    slot.op.start(runtime_.ring, io::TransferOp::Direction::write, fd_, bytes, chunk.offset,
-                  buffer_index);
-    slot.busy = true;
-    ++busy_;
-    if (!keep) co_return co_await complete_all();
+    slot->op.start(runtime_.ring, io::TransferOp::Direction::write, fd_, bytes, chunk.offset,
+                   buffer_index);
+    writes_.started();
+    if (chunk.lease == nullptr) {
+      // A stage after this one needs the bytes back when on_chunk returns.
+      co_await writes_.drain();
+      co_return written_;
+    }
     co_return pipeline::Status{};
   }
 
@@ -88,7 +79,8 @@ class WriteFileStage final : public pipeline::FileStage {
     if (fd_ < 0) {
       if (auto opened = co_await open(); !opened) co_return opened;
     }
-    if (auto done = co_await complete_all(); !done) co_return done;
+    co_await writes_.drain();
+    if (!written_) co_return written_;
     if (options_.fsync) {
       if (auto synced = co_await io::Fsync(runtime_.ring, fd_); !synced)
         co_return failure("fsync", synced.error());
@@ -109,11 +101,17 @@ class WriteFileStage final : public pipeline::FileStage {
   }
 
   pipeline::task<void> abort() override {
-    while (busy_ > 0)
-      (void)co_await complete_oldest();
+    co_await writes_.drain();
     if (fd_ >= 0) co_await close();
     if (!temp_.empty() && !renamed_)
       (void)co_await io::UnlinkAt(runtime_.ring, tree_.fd(), temp_.c_str());
+  }
+
+  // pipeline::InOrder: the oldest write is done or about to be.
+  pipeline::task<void> complete(WriteSlot& slot) {
+    auto result = co_await slot.op;
+    slot.lease.release();
+    if (!result && written_) written_ = failure("write", result.error());
   }
 
  private:
@@ -140,26 +138,6 @@ class WriteFileStage final : public pipeline::FileStage {
     co_return pipeline::Status{};
   }
 
-  pipeline::task<pipeline::Status> complete_oldest() {
-    WriteSlot& slot = slots_[head_];
-    auto written = co_await slot.op;
-    slot.busy = false;
-    slot.lease.release();
-    head_ = (head_ + 1) % slots_.size();
-    --busy_;
-    if (!written) co_return failure("write", written.error());
-    co_return pipeline::Status{};
-  }
-
-  pipeline::task<pipeline::Status> complete_all() {
-    pipeline::Status status;
-    while (busy_ > 0) {
-      pipeline::Status done = co_await complete_oldest();
-      if (status && !done) status = std::move(done);
-    }
-    co_return status;
-  }
-
   pipeline::task<void> close() { (void)co_await io::Close(runtime_.ring, std::exchange(fd_, -1)); }
 
   OutputTree& tree_;
@@ -171,9 +149,8 @@ class WriteFileStage final : public pipeline::FileStage {
   std::int64_t mtime_ns_;
   int fd_ = -1;
   bool renamed_ = false;
-  std::array<WriteSlot, kWritesPerFile> slots_;  // a ring: head_ is the oldest write
-  std::size_t head_ = 0;
-  std::size_t busy_ = 0;
+  pipeline::Status written_;  // the first failed write
+  pipeline::InOrder<WriteSlot, WriteFileStage> writes_;
 };
 
 }  // namespace
