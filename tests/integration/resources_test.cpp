@@ -95,6 +95,36 @@ TEST(ItMemory, PeakRssStaysUnderTheLimitPlusAConstant) {
   EXPECT_EQ(count_lines(check.out, ": OK"), 52u);
 }
 
+// Many files at once, each holding read buffers and frames while it waits for more: with 16 MiB
+// for 64 files in flight, a buffer held by a finished write that nobody reaps would deadlock.
+TEST(ItMemory, CompressAndWriteOfManyFilesInLittleMemoryCompletes) {
+  Job job;
+  for (int i = 0; i < 60; ++i) {
+    const std::string name = "many/f" + std::to_string(i);
+    if (i % 3 == 0) {
+      write_random_file(job.root() / name, 3 * kMiB + static_cast<std::size_t>(i), i);
+    } else {
+      write_sparse_file(job.root() / name, 3 * kMiB + static_cast<std::size_t>(i));
+    }
+  }
+  job.set("pipeline", "stages", R"(["hash", "compress", "write"])");
+  job.set("pipeline", "memory_limit", R"("16MiB")");
+  job.set("pipeline", "chunk_size", R"("1MiB")");
+  job.set("compress", "level", "1");
+  job.set("output", "dir", toml_string((job.out() / "tree").string()));
+
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(60)});
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_LT(result.max_rss_kib, (16 + 48) * 1024)
+      << "peak RSS " << result.max_rss_kib / 1024 << " MiB with memory_limit = 16MiB";
+  std::size_t outputs = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(job.out() / "tree"))
+    outputs += entry.is_regular_file() && entry.path().extension() == ".zst";
+  EXPECT_EQ(outputs, 60u);
+  const RunResult check = job.check(job.checksums());
+  EXPECT_EQ(check.exit_code, 0) << check.describe();
+}
+
 // The number after the last " = " of an strace line, if it is one.
 std::optional<long long> strace_result(const std::string& line) {
   const auto at = line.rfind(" = ");
