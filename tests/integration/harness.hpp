@@ -369,6 +369,18 @@ class Job {
   std::map<std::string, std::map<std::string, std::string>> keys_;
 };
 
+// The peak RSS pipe-run promises for `memory_limit_mib`: the limit plus 48 MiB. A sanitizer
+// build (the asan preset) also carries ASan's shadow memory and allocator quarantine, which the
+// promise is not about: it gets 128 MiB more.
+inline long rss_bound_kib(long memory_limit_mib) {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr long kSanitizerSlackMib = 128;
+#else
+  constexpr long kSanitizerSlackMib = 0;
+#endif
+  return (memory_limit_mib + 48 + kSanitizerSlackMib) * 1024;
+}
+
 // The prefix that runs a command as an unprivileged user: empty when we are not root,
 // `runuser -u nobody --` when we are; nullopt when that is not possible.
 inline std::optional<std::vector<std::string>> unprivileged_prefix() {

@@ -82,7 +82,7 @@ TEST(ItMemory, PeakRssStaysUnderTheLimitPlusAConstant) {
 
   const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(120)});
   ASSERT_EQ(result.exit_code, 0) << result.describe();
-  const long limit_kib = (64 + 48) * 1024;
+  const long limit_kib = rss_bound_kib(64);
   RecordProperty("peak_rss_kib", std::to_string(result.max_rss_kib));
   EXPECT_GT(result.max_rss_kib, 0);
   EXPECT_LT(result.max_rss_kib, limit_kib)
@@ -115,7 +115,7 @@ TEST(ItMemory, CompressAndWriteOfManyFilesInLittleMemoryCompletes) {
 
   const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(60)});
   ASSERT_EQ(result.exit_code, 0) << result.describe();
-  EXPECT_LT(result.max_rss_kib, (16 + 48) * 1024)
+  EXPECT_LT(result.max_rss_kib, rss_bound_kib(16))
       << "peak RSS " << result.max_rss_kib / 1024 << " MiB with memory_limit = 16MiB";
   std::size_t outputs = 0;
   for (const auto& entry : fs::recursive_directory_iterator(job.out() / "tree"))
