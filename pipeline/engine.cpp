@@ -13,6 +13,7 @@
 #include "io/ops.hpp"
 #include "io/ring.hpp"
 #include "pipeline/file_flow.hpp"
+#include "pipeline/sync_wait.hpp"
 #include "pipeline/walker.hpp"
 
 namespace piperun::pipeline {
@@ -241,7 +242,7 @@ struct Engine::Run {
   static task<void> work(Run* run, std::size_t window_slots);
   static task<void> watch_signals(Run* run);
   static task<void> stop_watching(Run* run);
-  static task<void> finish_stages(Run* run, std::optional<Status>* result);
+  static task<Status> finish_stages(Run* run);
 };
 
 sigset_t stop_signals() {
@@ -369,13 +370,10 @@ std::expected<RunStats, RunError> Engine::run() {
     return std::unexpected(RunError{RunError::Kind::no_files, "no input files matched"});
   }
   if (!run.stats.interrupted) {
-    std::optional<Status> finished;
-    spawn(Run::finish_stages(&run, &finished));
-    (*ring)->run_until([&finished] { return finished.has_value(); });
-    if (!*finished) {
+    if (Status finished = sync_wait(**ring, Run::finish_stages(&run)); !finished) {
       run.manifest.abandon();
       run.checksums.abandon();
-      return std::unexpected(RunError{RunError::Kind::fatal, finished->error().message});
+      return std::unexpected(RunError{RunError::Kind::fatal, finished.error().message});
     }
   }
   if (auto done = run.checksums.finish(options_.output.fsync); !done) {
@@ -441,13 +439,11 @@ task<void> Engine::Run::watch_signals(Run* run) {
   run->watcher_running = false;
 }
 
-task<void> Engine::Run::finish_stages(Run* run, std::optional<Status>* result) {
-  Status status;
+task<Status> Engine::Run::finish_stages(Run* run) {
   for (const auto& stage : run->engine.stages_) {
-    status = co_await stage->finish_run(run->shared.runtime);
-    if (!status) break;
+    if (Status status = co_await stage->finish_run(run->shared.runtime); !status) co_return status;
   }
-  *result = std::move(status);
+  co_return Status{};
 }
 
 task<void> Engine::Run::stop_watching(Run* run) {
