@@ -149,22 +149,6 @@ class MkdirAt final : public StatusOp {
   mode_t mode_;
 };
 
-// renameat(2), replacing `to` atomically. Both paths must outlive the operation.
-class RenameAt final : public StatusOp {
- public:
-  RenameAt(Ring& ring, int dir_fd, const char* from, const char* to)
-      : StatusOp(ring, &prep, true), dir_fd_(dir_fd), from_(from), to_(to) {}
-
- private:
-  static void prep(Operation& self, io_uring_sqe& sqe) {
-    auto& op = static_cast<RenameAt&>(self);
-    io_uring_prep_renameat(&sqe, op.dir_fd_, op.from_, op.dir_fd_, op.to_, 0);
-  }
-  int dir_fd_;
-  const char* from_;
-  const char* to_;
-};
-
 // unlinkat(2) of a file. `path` must outlive the operation.
 class UnlinkAt final : public StatusOp {
  public:

@@ -4,7 +4,9 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <optional>
 #include <sys/stat.h>
+#include <utility>
 
 #include <fmt/core.h>
 
@@ -18,15 +20,24 @@ namespace {
 // to overlap one file's writes with its next frames.
 constexpr std::size_t kWritesPerFile = 4;
 
-// futimens(2) has no io_uring operation: it runs on a CPU worker (a short metadata update).
-struct SetMtime {
+// The last steps of a complete file: set its mtime, then rename it into place. futimens(2) has
+// no io_uring operation, so this runs on a CPU worker, and the rename with it: one hand-off per
+// file instead of a second one to an io-wq worker (11,378 real files: 2.53 s -> 2.34 s).
+struct PublishFile {
   int fd;
   std::int64_t mtime_ns;
-  int operator()() const {
+  int dir_fd;
+  const char* temp;
+  const char* target;
+
+  // The step that failed, or none.
+  std::optional<std::pair<const char*, int>> operator()() const {
     const timespec times[2] = {{0, UTIME_OMIT},
                                {static_cast<time_t>(mtime_ns / 1'000'000'000),
                                 static_cast<long>(mtime_ns % 1'000'000'000)}};
-    return ::futimens(fd, times) == 0 ? 0 : errno;
+    if (::futimens(fd, times) != 0) return std::pair{"set mtime of", errno};
+    if (::renameat(dir_fd, temp, dir_fd, target) != 0) return std::pair{"rename to", errno};
+    return std::nullopt;
   }
 };
 
@@ -85,13 +96,10 @@ class WriteFileStage final : public pipeline::FileStage {
       if (auto synced = co_await io::Fsync(runtime_.ring, fd_); !synced)
         co_return failure("fsync", synced.error());
     }
-    // After the last write, which would change it again.
-    if (const int error = co_await runtime_.cpu.offload(SetMtime{fd_, mtime_ns_}); error != 0)
-      co_return failure("set mtime of", std::error_code(error, std::system_category()));
-    if (auto renamed =
-            co_await io::RenameAt(runtime_.ring, tree_.fd(), temp_.c_str(), target_.c_str());
-        !renamed) {
-      co_return failure("rename to", renamed.error());
+    // After the last write, which would change the mtime again.
+    if (auto failed = co_await runtime_.cpu.offload(
+            PublishFile{fd_, mtime_ns_, tree_.fd(), temp_.c_str(), target_.c_str()})) {
+      co_return failure(failed->first, std::error_code(failed->second, std::system_category()));
     }
     renamed_ = true;
     if (options_.fsync) tree_.wrote_into(target_);
