@@ -108,7 +108,7 @@ TEST_F(ConfigTest, MinimalFileGivesTheDefaults) {
 
   EXPECT_EQ(c.pipeline.stages, (std::vector<std::string>{"hash", "compress", "write"}));
   EXPECT_EQ(c.pipeline.memory_limit, 256 * kMiB);
-  EXPECT_EQ(c.pipeline.chunk_size, 4 * kMiB);
+  EXPECT_EQ(c.pipeline.chunk_size, 2 * kMiB);
   EXPECT_EQ(c.pipeline.queue_depth, 64u);
   EXPECT_EQ(c.pipeline.threads, 0u);
   EXPECT_FALSE(c.pipeline.direct_io);
@@ -473,16 +473,16 @@ TEST_F(ConfigTest, OutOfRangeSizes) {
 }
 
 TEST_F(ConfigTest, MemoryLimitMustHoldTwoChunks) {
-  EXPECT_EQ(error(std::string(kMinimal) + "[pipeline]\nmemory_limit = \"4MiB\"\n"),
+  EXPECT_EQ(error(std::string(kMinimal) + "[pipeline]\nmemory_limit = \"3MiB\"\n"),
             at(4) +
-                "pipeline.memory_limit: memory_limit (4MiB) must be at least twice "
-                "chunk_size (4MiB)");
+                "pipeline.memory_limit: memory_limit (3MiB) must be at least twice "
+                "chunk_size (2MiB)");
   // With only chunk_size written, that is the key to blame.
   EXPECT_EQ(error(std::string(kMinimal) + "[pipeline]\nchunk_size = \"256MiB\"\n"),
             at(4) +
                 "pipeline.chunk_size: memory_limit (256MiB) must be at least twice "
                 "chunk_size (256MiB)");
-  ok(std::string(kMinimal) + "[pipeline]\nmemory_limit = \"8MiB\"\n");
+  ok(std::string(kMinimal) + "[pipeline]\nmemory_limit = \"4MiB\"\n");
 }
 
 TEST_F(ConfigTest, BadChoices) {

@@ -16,6 +16,7 @@ namespace piperun::itest {
 namespace {
 
 constexpr std::size_t kMiB = 1024 * 1024;
+constexpr std::size_t kDefaultChunk = 2 * kMiB;  // pipeline.chunk_size's default
 const std::string kNonUtf8Name = "caf\xe9.txt";
 
 // The tree of test 1: every kind of name and size boundary the hash stage must handle.
@@ -23,8 +24,8 @@ void make_varied_tree(const Job& job) {
   job.file("nested/a/b/c/deep.txt", "deep inside\n");
   job.file("empty.bin", "");
   job.file("one-byte.bin", "x");
-  write_random_file(job.root() / "chunk-exact.bin", 4 * kMiB, 1);
-  write_random_file(job.root() / "chunk-plus-one.bin", 4 * kMiB + 1, 2);
+  write_random_file(job.root() / "chunk-exact.bin", kDefaultChunk, 1);
+  write_random_file(job.root() / "chunk-plus-one.bin", kDefaultChunk + 1, 2);
   write_random_file(job.root() / "big/random-20MiB.bin", 20 * kMiB, 3);
   job.file("name with spaces.txt", "spaces\n");
   job.file("dir with spaces/inner file.txt", "inner\n");
