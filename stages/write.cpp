@@ -22,7 +22,7 @@ constexpr std::size_t kWritesPerFile = 4;
 
 // The last steps of a complete file: set its mtime, then rename it into place. futimens(2) has
 // no io_uring operation, so this runs on a CPU worker, and the rename with it: one hand-off per
-// file instead of a second one to an io-wq worker (11,378 real files: 2.53 s -> 2.34 s).
+// file instead of a second one to an io-wq worker.
 struct PublishFile {
   int fd;
   std::int64_t mtime_ns;
