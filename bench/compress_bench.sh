@@ -56,13 +56,10 @@ LARGE_MIB=${LARGE_MIB:-1024}
 MEMORY_LIMIT_MIB=${MEMORY_LIMIT_MIB:-256}
 TIMEOUT=${TIMEOUT:-900}
 
-die() {
-  echo "compress_bench.sh: $*" >&2
-  exit 1
-}
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+script_name=compress_bench.sh
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
-[[ -w /proc/sys/vm/drop_caches ]] || die "needs root (writes /proc/sys/vm/drop_caches)"
 read -r -a levels <<<"$LEVELS"
 read -r -a trees <<<"$TREES"
 for level in "${levels[@]}"; do
@@ -75,23 +72,7 @@ for var in ROUNDS MIXED_FILES REAL_MIB LARGE_MIB MEMORY_LIMIT_MIB TIMEOUT; do
   [[ ${!var} =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive integer"
 done
 
-scripts/install-deps.sh --bench
-if [[ -n ${PIPE_RUN:-} ]]; then
-  pipe_run=$(realpath -- "$PIPE_RUN")
-else
-  if [[ ! -f build/release/build.ninja ]]; then
-    cmake --preset release
-  fi
-  cmake --build --preset release --target pipe-run
-  pipe_run=$root/build/release/pipe-run
-fi
-[[ -x $pipe_run ]] || die "not an executable: $pipe_run"
-
-mkdir -p -- "$BENCH_DIR"
-BENCH_DIR=$(cd -- "$BENCH_DIR" && pwd)
-[[ $BENCH_DIR != *"'"* ]] || die "BENCH_DIR must not contain a single quote"
-fstype=$(stat -f -c %T -- "$BENCH_DIR")
-[[ $fstype != tmpfs && $fstype != ramfs ]] || die "BENCH_DIR is on $fstype; use a disk"
+bench_setup
 
 work=$BENCH_DIR/compress
 mixed=$work/mixed
@@ -106,8 +87,6 @@ mib=1048576
 
 # ---- inputs (generated once, kept while their parameters stay the same) ----
 
-# made PATH PARAMS: true when PATH was completely generated with PARAMS.
-made() { [[ -f $1.done && $(cat -- "$1.done") == "$2" ]]; }
 
 # take BYTES FILE COMMAND...: the first BYTES bytes of COMMAND's output into FILE, which must
 # get all of them. (The command dies of SIGPIPE when head has enough: not an error here.)
@@ -285,12 +264,6 @@ done
 
 # ---- measurement helpers ----
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-maxof() { printf '%s\n' "$@" | sort -g | tail -n 1; }
-# calc EXPR: floating-point arithmetic.
-calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 # test_ EXPR: true when the awk condition holds.
 test_() { awk "BEGIN { exit !($1) }"; }
 

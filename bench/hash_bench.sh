@@ -34,30 +34,13 @@ LARGE_FILES=${LARGE_FILES:-4}
 LARGE_MIB=${LARGE_MIB:-256}
 RAW_MIB=${RAW_MIB:-4096}
 
-die() {
-  echo "hash_bench.sh: $*" >&2
-  exit 1
-}
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+script_name=hash_bench.sh
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
-[[ -w /proc/sys/vm/drop_caches ]] || die "needs root (writes /proc/sys/vm/drop_caches)"
 
-scripts/install-deps.sh --bench
-if [[ -n ${PIPE_RUN:-} ]]; then
-  pipe_run=$(realpath -- "$PIPE_RUN")
-else
-  if [[ ! -f build/release/build.ninja ]]; then
-    cmake --preset release
-  fi
-  cmake --build --preset release --target pipe-run
-  pipe_run=$root/build/release/pipe-run
-fi
+bench_setup
 
-mkdir -p -- "$BENCH_DIR"
-BENCH_DIR=$(cd -- "$BENCH_DIR" && pwd)
-[[ $BENCH_DIR != *"'"* ]] || die "BENCH_DIR must not contain a single quote"
-fstype=$(stat -f -c %T -- "$BENCH_DIR")
-[[ $fstype != tmpfs && $fstype != ramfs ]] || die "BENCH_DIR is on $fstype; use a disk"
 
 small=$BENCH_DIR/small
 large=$BENCH_DIR/large
@@ -70,8 +53,6 @@ cpus=$(nproc)
 
 # ---- inputs (generated once, kept while their parameters stay the same) ----
 
-# made DIR PARAMS: true when DIR was completely generated with PARAMS.
-made() { [[ -f $1.done && $(cat -- "$1.done") == "$2" ]]; }
 
 gen_small() {
   local params="files=$SMALL_FILES dirs=$SMALL_DIRS"
@@ -149,12 +130,6 @@ write_conf raw "$raw" '[]' 'direct_io = true' 'chunk_size = "1MiB"' 'queue_depth
 
 # ---- measurement helpers ----
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-maxof() { printf '%s\n' "$@" | sort -g | tail -n 1; }
-# calc EXPR: floating-point arithmetic.
-calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 
 tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d", s }'; }
 tree_files() { find "$1" -type f | wc -l; }

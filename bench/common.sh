@@ -1,0 +1,43 @@
+# shellcheck shell=bash disable=SC2154
+# Shared by the bench/*.sh scripts: sourced after `set -euo pipefail`, with $root the repository
+# and $script_name set. Defines the helpers below and, through bench_setup, $pipe_run and a
+# checked, absolute $BENCH_DIR.
+
+die() {
+  echo "$script_name: $*" >&2
+  exit 1
+}
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+# made PATH PARAMS: true when PATH was completely generated with PARAMS.
+made() { [[ -f $1.done && $(cat -- "$1.done") == "$2" ]]; }
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+maxof() { printf '%s\n' "$@" | sort -g | tail -n 1; }
+# calc EXPR: floating-point arithmetic.
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+
+# Root (it drops caches), the bench tools, the binary to measure (PIPE_RUN, or the release build,
+# built first) and BENCH_DIR on a real disk.
+bench_setup() {
+  [[ -w /proc/sys/vm/drop_caches ]] || die "needs root (writes /proc/sys/vm/drop_caches)"
+  scripts/install-deps.sh --bench
+  if [[ -n ${PIPE_RUN:-} ]]; then
+    pipe_run=$(realpath -- "$PIPE_RUN")
+  else
+    if [[ ! -f build/release/build.ninja ]]; then
+      cmake --preset release
+    fi
+    cmake --build --preset release --target pipe-run
+    pipe_run=$root/build/release/pipe-run
+  fi
+  [[ -x $pipe_run ]] || die "not an executable: $pipe_run"
+
+  mkdir -p -- "$BENCH_DIR"
+  BENCH_DIR=$(cd -- "$BENCH_DIR" && pwd)
+  [[ $BENCH_DIR != *"'"* ]] || die "BENCH_DIR must not contain a single quote"
+  fstype=$(stat -f -c %T -- "$BENCH_DIR")
+  [[ $fstype != tmpfs && $fstype != ramfs ]] || die "BENCH_DIR is on $fstype; use a disk"
+}
