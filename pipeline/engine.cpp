@@ -71,7 +71,11 @@ PoolSizes split_memory(const PipelineOptions& pipeline, std::size_t output_bytes
   }
   const std::uint64_t input_memory =
       memory - std::min<std::uint64_t>(memory, sizes.outputs * output_bytes);
-  sizes.inputs = std::clamp<std::size_t>(input_memory / chunk, 2, 2 * sizes.outputs);
+  // Plus the buffers the small-file slots are carved from, so large files keep their share.
+  const std::size_t input_slot_buffers =
+      (pipeline.queue_depth * kSmallSlotBytes + chunk - 1) / chunk;
+  sizes.inputs =
+      std::clamp<std::size_t>(input_memory / chunk, 2, 2 * sizes.outputs + input_slot_buffers);
   return sizes;
 }
 
