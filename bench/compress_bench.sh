@@ -37,7 +37,9 @@
 # BENCH_DIR/compress), ROUNDS (3), LEVELS ("1 3"), TREES ("mixed real"), FRAME_TABLE (1),
 # MIXED_FILES (4000), REAL_MIB (1024), LARGE_MIB (1024), MEMORY_LIMIT_MIB (256, pipe-run's
 # memory_limit), TIMEOUT (900: seconds before a pipe-run run counts as hung and fails the
-# benchmark), PIPE_RUN (the binary to measure; default: build/release/pipe-run, built first).
+# benchmark), OUTPUTS (delete: each run's outputs are deleted before the next; fresh: every run
+# writes into a new directory, all deleted at the end), PIPE_RUN (the binary to measure;
+# default: build/release/pipe-run, built first).
 # Generated inputs are kept and reused by the next run; delete BENCH_DIR/compress to
 # regenerate them. The table is also written to BENCH_DIR/compress-results.txt.
 set -euo pipefail
@@ -55,6 +57,8 @@ REAL_MIB=${REAL_MIB:-1024}
 LARGE_MIB=${LARGE_MIB:-1024}
 MEMORY_LIMIT_MIB=${MEMORY_LIMIT_MIB:-256}
 TIMEOUT=${TIMEOUT:-900}
+OUTPUTS=${OUTPUTS:-delete}
+run_number=0
 
 script_name=compress_bench.sh
 # shellcheck source=bench/common.sh
@@ -65,6 +69,7 @@ read -r -a trees <<<"$TREES"
 for level in "${levels[@]}"; do
   [[ $level =~ ^(-[1-9][0-9]*|[1-9]|1[0-9])$ ]] || die "LEVELS: not a zstd level (-N..19): $level"
 done
+[[ $OUTPUTS == delete || $OUTPUTS == fresh ]] || die "OUTPUTS must be delete or fresh"
 for tree in "${trees[@]}"; do
   [[ $tree == mixed || $tree == real ]] || die "TREES: unknown tree: $tree (mixed, real)"
 done
@@ -82,6 +87,7 @@ out=$work/out
 conf=$work/conf
 logs=$work/logs
 mkdir -p -- "$conf" "$logs"
+rm -rf -- "${out:?}" "$work/outs"
 cpus=$(nproc)
 mib=1048576
 
@@ -276,9 +282,18 @@ zst_bytes() { find "$1" -type f -name '*.zst' -printf '%s\n' | awk '{ s += $1 } 
 path_files() { find "$1" -type f | wc -l; }
 
 # prepare INPUT: a clean, cold start; then the tools and the input warmed.
+# OUTPUTS=fresh: each run writes into a new directory behind the `out` link, and all are deleted
+# at the end, because ext4 creates files slowly just after many were deleted (it scans the
+# recently deleted inodes, still costly after a cache drop: 2-6% of pipe-run's samples).
 prepare() {
-  rm -rf -- "${out:?}"
-  mkdir -p -- "$out"
+  if [[ $OUTPUTS == fresh ]]; then
+    run_number=$((run_number + 1))
+    mkdir -p -- "$work/outs/$run_number"
+    ln -sfn -- "$work/outs/$run_number" "$out"
+  else
+    rm -rf -- "${out:?}"
+    mkdir -p -- "$out"
+  fi
   sync
   echo 3 >/proc/sys/vm/drop_caches
   "$pipe_run" --version >/dev/null 2>&1 || true
@@ -521,7 +536,7 @@ if ((frame_table)); then
     res[frame.$size.rss]=$(maxof "${v[@]}")
   done
 fi
-rm -rf -- "${out:?}"
+rm -rf -- "${out:?}" "$work/outs"
 
 # ---- report ----
 
