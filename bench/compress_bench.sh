@@ -23,8 +23,8 @@
 # 2. One large file (LARGE_MIB, 1024 MiB: tar of /usr/share and /usr/include, repeated),
 #    warm: pipe-run against `zstd -T$(nproc) -LEVEL`. pipe-run's CPU time (user + sys, from
 #    /usr/bin/time) / wall time shows whether all cores worked on the one file.
-# 3. Frame size (FRAME_TABLE=1): pipe-run at level 3 on the real tree with chunk_size 1, 4 and
-#    16 MiB. Chunks are independent zstd frames, so the chunk size decides the ratio: total
+# 3. Frame size (FRAME_TABLE=1): pipe-run at level 3 on the real tree with chunk_size 1, 2 (the
+#    default), 4 and 16 MiB. Chunks are independent zstd frames, so the chunk size decides the ratio: total
 #    compressed bytes against per-file `zstd -3`.
 #
 # Before every timed run: all outputs deleted, `sync`, caches dropped, the tools' binaries
@@ -263,7 +263,7 @@ for level in "${levels[@]}"; do
   done
   write_conf "pr-large-$level" "$large" "$level"
 done
-frame_sizes=(1MiB 4MiB 16MiB)
+frame_sizes=(1MiB 2MiB 4MiB 16MiB)
 for size in "${frame_sizes[@]}"; do
   write_conf "pr-frame-$size" "$real" 3 "chunk_size = \"$size\""
 done
@@ -508,7 +508,7 @@ for level in "${levels[@]}"; do
   res[$key.rss]=$(maxof "${pr_rss[@]}")
 done
 
-# ---- 3. frame size: pipe-run level 3 on the real tree, chunk_size 1, 4, 16 MiB ----
+# ---- 3. frame size: pipe-run level 3 on the real tree, each chunk_size of frame_sizes ----
 
 if ((frame_table)); then
   if [[ -z ${res[real.3.sh_bytes]:-} ]]; then
@@ -519,7 +519,10 @@ if ((frame_table)); then
   fi
   declare -A fr_t=() fr_rss=()
   for ((r = 1; r <= ROUNDS; r++)); do
-    if ((r % 2)); then order=("${frame_sizes[@]}"); else order=(16MiB 4MiB 1MiB); fi
+    order=("${frame_sizes[@]}")
+    if ((r % 2 == 0)); then
+      for ((i = 0; i < ${#frame_sizes[@]}; i++)); do order[i]=${frame_sizes[-1 - i]}; done
+    fi
     for size in "${order[@]}"; do
       prepare "$real"
       run_pipe_run "pr-frame-$size"
