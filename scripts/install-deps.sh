@@ -9,7 +9,7 @@ packages=(
   build-essential g++ cmake ninja-build pkg-config
   liburing-dev libtbb-dev libzstd-dev libxxhash-dev xxhash zstd
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libpugixml-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libpugixml-dev libisal-dev
 )
 bench_packages=(fio hyperfine time)
 
