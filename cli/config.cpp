@@ -1060,6 +1060,22 @@ void Loader::check_semantics() {
     }
   }
 
+  if (stage_on("upload") && c.upload.url.starts_with("file://")) {
+    const fs::path store = c.upload.url.substr(7);
+    for (std::size_t i = 0; i < input_paths_.size(); ++i) {
+      if (is_dir[i] && lies_within_physically(store, c.input.paths[i])) {
+        report("upload.url", find("upload", "url"),
+               fmt::format("the store '{}' lies inside input '{}'", store.string(),
+                           input_paths_[i].value));
+        break;
+      }
+    }
+  }
+  if (stage_on("upload") && c.upload.layout == stages::UploadLayout::content && !stage_on("hash")) {
+    report("upload.layout", find("upload", "layout"),
+           "\"content\" names objects after their digest: add \"hash\" to pipeline.stages");
+  }
+
   if (stage_on("upload") && c.upload.url.starts_with("s3://")) {
     auto set = [](const char* variable) {
       const char* value = std::getenv(variable);

@@ -20,6 +20,25 @@ namespace {
 
 enum class Verbosity { quiet, normal, verbose };
 
+// What the upload stage needs beyond its config section.
+stages::UploadContext upload_context(const Config& config) {
+  stages::UploadContext context;
+  auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? std::string(value) : std::string();
+  };
+  context.access_key = env("AWS_ACCESS_KEY_ID");
+  context.secret_key = env("AWS_SECRET_ACCESS_KEY");
+  context.session_token = env("AWS_SESSION_TOKEN");
+  context.ca_bundle = env("AWS_CA_BUNDLE");
+  const bool hashed = std::find(config.pipeline.stages.begin(), config.pipeline.stages.end(),
+                                "hash") != config.pipeline.stages.end();
+  if (hashed && !config.hash.algorithms.empty())
+    context.digest_name = std::string(stages::algorithm_name(config.hash.algorithms.front()));
+  context.memory = config.pipeline.memory_limit / 2;
+  return context;
+}
+
 pipeline::EngineOptions engine_options(const Config& config) {
   pipeline::EngineOptions options;
   options.input = config.input;
@@ -90,11 +109,9 @@ int run(int argc, char** argv) {
   }
   pipeline::EngineOptions options = engine_options(*config);
   options.handle_signals = true;
-  stages::StageOptions stage_options{config->hash,
-                                     config->compress,
-                                     {config->output.dir, config->output.fsync},
-                                     config->upload,
-                                     options.cpu_threads};
+  stages::StageOptions stage_options{
+      config->hash,   config->compress,        {config->output.dir, config->output.fsync},
+      config->upload, upload_context(*config), options.cpu_threads};
   auto stages = stages::make_stages(config->pipeline.stages, stage_options);
   if (!stages) {
     fmt::print(stderr, "pipe-run: {}: {}\n", config->origin_of("pipeline.stages"), stages.error());
@@ -107,6 +124,9 @@ int run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   pipeline::EngineHooks hooks;
+  if (verbosity == Verbosity::verbose) {
+    hooks.on_event = [](std::string_view text) { fmt::print(stderr, "pipe-run: {}\n", text); };
+  }
   hooks.on_file_done = [verbosity](const pipeline::FileRecord& record) {
     report_file(record, verbosity);
   };

@@ -233,6 +233,10 @@ struct Engine::Run {
         } else if (!record.output_path.empty()) {
           stats.bytes_out += record.size;
         }
+        if (record.upload) {
+          ++(record.upload->skipped ? stats.objects_unchanged : stats.objects_uploaded);
+          stats.bytes_uploaded += record.upload->bytes;
+        }
         break;
       case FileStatus::failed:
         ++stats.files_failed;
@@ -251,6 +255,7 @@ struct Engine::Run {
   static task<void> watch_signals(Run* run);
   static task<void> stop_watching(Run* run);
   static task<Status> finish_stages(Run* run);
+  static task<void> close_stages(Run* run);
 };
 
 sigset_t stop_signals() {
@@ -284,8 +289,12 @@ std::expected<RunStats, RunError> Engine::run() {
     output_bytes = std::max(output_bytes, stage->output_buffer_bytes(pipeline.chunk_size));
     output_slot_bytes = std::max(output_slot_bytes, stage->output_buffer_bytes(kSmallSlotBytes));
   }
+  // Stages with buffers of their own (upload) take their share first.
+  PipelineOptions pools = pipeline;
+  for (const auto& stage : stages_)
+    pools.memory_limit -= std::min(pools.memory_limit / 2, stage->reserved_memory());
   const PoolSizes sizes =
-      split_memory(pipeline, output_bytes, output_slot_bytes, options_.cpu_threads);
+      split_memory(pools, output_bytes, output_slot_bytes, options_.cpu_threads);
 
   io::BufferPool::Options pool_options;
   pool_options.buffer_bytes = pipeline.chunk_size;
@@ -318,7 +327,7 @@ std::expected<RunStats, RunError> Engine::run() {
   }
 
   CpuPool cpu(**ring, options_.cpu_threads);
-  Run run(*this, **ring, Runtime{**ring, cpu, **pool, output_pool.get()});
+  Run run(*this, **ring, Runtime{**ring, cpu, **pool, output_pool.get(), hooks_.on_event});
 
   for (const auto& stage : stages_) {
     if (auto opened = stage->open_run(); !opened) {
@@ -363,6 +372,11 @@ std::expected<RunStats, RunError> Engine::run() {
   }
   run.walker->stop();
   run.stats.bytes_in = run.shared.bytes_in;
+  // Whatever happens next, the stages let go of what lives on the ring while it still runs.
+  struct CloseStages {
+    Run& run;
+    ~CloseStages() { sync_wait(run.ring, Run::close_stages(&run)); }
+  } close_stages{run};
   run.stats.duration = std::chrono::steady_clock::now() - started;
 
   if (run.abort_outputs) {
@@ -452,6 +466,11 @@ task<Status> Engine::Run::finish_stages(Run* run) {
     if (Status status = co_await stage->finish_run(run->shared.runtime); !status) co_return status;
   }
   co_return Status{};
+}
+
+task<void> Engine::Run::close_stages(Run* run) {
+  for (const auto& stage : run->engine.stages_)
+    co_await stage->close_run(run->shared.runtime);
 }
 
 task<void> Engine::Run::stop_watching(Run* run) {

@@ -39,6 +39,8 @@ sigset_t stop_signals();
 struct EngineHooks {
   // After each file, on the I/O thread: report a failure or a skip. Must not block.
   std::function<void(const FileRecord&)> on_file_done;
+  // Progress events of the stages (Runtime::event), on the I/O thread. Must not block.
+  std::function<void(std::string_view)> on_event;
 };
 
 struct RunError {

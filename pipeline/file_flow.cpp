@@ -125,8 +125,9 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
   }
 
   std::unique_ptr<StageChain> chain;
+  std::uint64_t delivered = 0;
   if (status) {
-    const FileInfo info{record.rel_path, record.size, record.mode, record.mtime_ns};
+    const FileInfo info{record.rel_path, record.size, record.mode, record.mtime_ns, &delivered};
     chain = StageChain::build(shared->stages, info, shared->runtime);
   }
 
@@ -188,6 +189,7 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
       status = std::unexpected(Failure{"file grew while being read"});
     } else {
       shared->bytes_in += slot.length;
+      delivered += slot.length;
       const Chunk chunk{slot.offset, slot.lease.bytes().first(slot.length), &slot.lease};
       status = co_await chain->on_chunk(chunk);
     }

@@ -16,6 +16,16 @@ struct Digest {
   std::string hex;        // lowercase, in the byte order the stock tool prints
 };
 
+// What the upload stage did with the file.
+struct UploadRecord {
+  bool skipped = false;     // the store already held the same content
+  std::string url;          // never with credentials
+  std::string etag;         // as the store sent it; may be empty
+  std::string checksum;     // "<algorithm>:<base64>" the store verified; empty: none
+  unsigned attempts = 0;    // requests sent, retries included
+  std::uint64_t bytes = 0;  // sent (0 when skipped)
+};
+
 struct FileRecord {
   std::string rel_path;  // as FileEntry::rel_path: raw bytes, maybe not UTF-8
   std::string kind;      // "file", "symlink", "fifo", "socket", "char-device", "block-device"...
@@ -27,7 +37,8 @@ struct FileRecord {
   std::vector<Digest> digests;
   std::optional<std::uint64_t> compressed_size;  // set by compress
   std::string output_path;  // set by write: relative to output.dir, raw bytes like rel_path
-  std::string error;        // failed: why; skipped: the reason
+  std::optional<UploadRecord> upload;  // set by upload
+  std::string error;                   // failed: why; skipped: the reason
 };
 
 }  // namespace piperun::pipeline

@@ -240,6 +240,18 @@ void append_record(std::string& out, const FileRecord& record) {
     out += ',';
     append_name(out, "output", record.output_path);
   }
+  if (record.upload) {
+    const UploadRecord& upload = *record.upload;
+    fmt::format_to(std::back_inserter(out), ",\"upload\":{{\"status\":\"{}\",\"url\":",
+                   upload.skipped ? "unchanged" : "uploaded");
+    append_json_string(out, to_utf8(upload.url));
+    out += ",\"etag\":";
+    append_json_string(out, to_utf8(upload.etag));
+    out += ",\"checksum\":";
+    append_json_string(out, upload.checksum);
+    fmt::format_to(std::back_inserter(out), ",\"attempts\":{},\"bytes\":{},\"skipped\":{}}}",
+                   upload.attempts, upload.bytes, upload.skipped);
+  }
   if (record.kind == "symlink" || !record.symlink_target.empty()) {
     out += ',';
     append_name(out, "symlink_target", record.symlink_target);
@@ -307,6 +319,11 @@ std::expected<void, std::string> ManifestWriter::finish(const RunStats& stats, b
   summary["bytes_in"] = stats.bytes_in;
   summary["bytes_out"] = stats.bytes_out;
   if (stats.compressed_out > 0) summary["ratio"] = stats.compression_ratio();
+  if (stats.objects_uploaded + stats.objects_unchanged > 0) {
+    summary["upload"] = Json{{"objects_uploaded", stats.objects_uploaded},
+                             {"objects_unchanged", stats.objects_unchanged},
+                             {"bytes_uploaded", stats.bytes_uploaded}};
+  }
   summary["duration_s"] = std::chrono::duration<double>(stats.duration).count();
   summary["throughput_mb_s"] = stats.throughput_mb_s();
   summary["interrupted"] = stats.interrupted;

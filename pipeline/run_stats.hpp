@@ -14,6 +14,9 @@ struct RunStats {
   std::uint64_t bytes_out = 0;      // compressed bytes, or bytes written without compress
   std::uint64_t compressed_in = 0;  // input bytes of the files compressed
   std::uint64_t compressed_out = 0;
+  std::uint64_t objects_uploaded = 0;   // by the upload stage
+  std::uint64_t objects_unchanged = 0;  // already in the store with the same digest: not sent
+  std::uint64_t bytes_uploaded = 0;
   std::chrono::nanoseconds duration{};
   // SIGINT or SIGTERM stopped the run: files not yet done are not in the manifest.
   bool interrupted = false;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -37,6 +38,8 @@ struct Runtime {
   // stage that waits for one never waits on the reads that wait on it. Null when no stage
   // asked for them (Stage::output_buffer_bytes).
   io::BufferPool* output_buffers = nullptr;
+  // Progress events for -v (e.g. a multipart upload's parts); empty when nobody listens.
+  std::function<void(std::string_view)> event;
 };
 
 struct FileInfo {
@@ -44,6 +47,8 @@ struct FileInfo {
   std::uint64_t size;
   mode_t mode;
   std::int64_t mtime_ns;
+  // Input bytes handed to the chain so far; the file flow keeps it up to date.
+  const std::uint64_t* bytes_read = nullptr;
 };
 
 struct Chunk {
@@ -87,6 +92,11 @@ class Stage {
   // After the last file of a run that completed (not interrupted), before the manifest is
   // written: make the outputs durable. The error names what failed.
   virtual task<Status> finish_run(Runtime& /*runtime*/) { co_return Status{}; }
+  // After the last file of every run that started (completed or not), while the ring still
+  // runs: let go of what lives on it (connections, timers).
+  virtual task<void> close_run(Runtime& /*runtime*/) { co_return; }
+  // Bytes of memory_limit this stage keeps for buffers of its own; the pools get the rest.
+  virtual std::uint64_t reserved_memory() const noexcept { return 0; }
 };
 
 }  // namespace piperun::pipeline

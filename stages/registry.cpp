@@ -4,6 +4,7 @@
 
 #include "stages/compress.hpp"
 #include "stages/hash.hpp"
+#include "stages/upload/upload_stage.hpp"
 #include "stages/write.hpp"
 
 namespace piperun::stages {
@@ -19,6 +20,11 @@ std::expected<std::vector<std::unique_ptr<pipeline::Stage>>, std::string> make_s
     } else if (name == "write") {
       const bool compressed = std::find(names.begin(), names.end(), "compress") != names.end();
       stages.push_back(std::make_unique<WriteStage>(options.write, compressed ? ".zst" : ""));
+    } else if (name == "upload") {
+      UploadContext context = options.upload_context;
+      const bool compressed = std::find(names.begin(), names.end(), "compress") != names.end();
+      context.suffix = compressed ? ".zst" : "";
+      stages.push_back(std::make_unique<UploadStage>(options.upload, std::move(context)));
     } else {
       return std::unexpected("stage '" + name + "' is not available in this version of pipe-run");
     }

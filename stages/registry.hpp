@@ -9,6 +9,7 @@
 
 #include "pipeline/stage.hpp"
 #include "stages/options.hpp"
+#include "stages/upload/upload_stage.hpp"
 
 namespace piperun::stages {
 
@@ -17,6 +18,7 @@ struct StageOptions {
   CompressOptions compress;
   WriteOptions write;
   UploadOptions upload;
+  UploadContext upload_context;  // credentials, digest name, memory share
   unsigned cpu_threads = 1;  // the CPU pool's workers
 };
 

@@ -110,13 +110,19 @@ TEST(ItErrors, MissingInputPathExitsTwoNamingIt) {
   expect_nothing_written(job);
 }
 
-TEST(ItErrors, UnavailableStageExitsTwoNamingIt) {
+TEST(ItErrors, S3UploadWithoutCredentialsExitsTwoNamingTheKey) {
   Job job;
   job.file("a.txt", "alpha\n");
   job.set("pipeline", "stages", R"(["hash", "upload"])");
-  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(30)});
+  job.set("upload", "url", R"("s3://bucket/prefix")");
+  job.write_config();
+  const RunResult result =
+      run({"env", "-u", "AWS_ACCESS_KEY_ID", "-u", "AWS_SECRET_ACCESS_KEY", kBinary.string(),
+           job.config().string()},
+          RunOptions{.timeout = std::chrono::seconds(30)});
   EXPECT_EQ(result.exit_code, 2) << result.describe();
-  EXPECT_TRUE(contains(result.err, "upload")) << result.describe();
+  EXPECT_TRUE(contains(result.err, "upload.url")) << result.describe();
+  EXPECT_TRUE(contains(result.err, "AWS_SECRET_ACCESS_KEY")) << result.describe();
   expect_nothing_written(job);
 }
 

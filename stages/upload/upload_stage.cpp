@@ -1,0 +1,470 @@
+#include "stages/upload/upload_stage.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include <fmt/core.h>
+#include <zstd.h>
+
+#include "io/http_client.hpp"
+#include "pipeline/wakeup.hpp"
+#include "stages/output_tree.hpp"
+#include "stages/tree_file_writer.hpp"
+#include "stages/upload/http_store.hpp"
+#include "stages/upload/object_store.hpp"
+#include "stages/upload/part_plan.hpp"
+#include "stages/upload/retrying_client.hpp"
+#include "stages/upload/s3_store.hpp"
+#include "stages/upload/throttle.hpp"
+#include "stages/upload/transport_checksum.hpp"
+
+namespace piperun::stages {
+namespace upload {
+
+// Chunks smaller than this are copied and checksummed on the I/O thread: a hand-off to a CPU
+// worker costs more than they do.
+constexpr std::size_t kInlineCopyBytes = 64 * 1024;
+
+std::string_view checksum_label(stages::TransportChecksum kind) {
+  switch (kind) {
+    case stages::TransportChecksum::md5:
+      return "md5";
+    case stages::TransportChecksum::crc32c:
+      return "crc32c";
+    case stages::TransportChecksum::crc64nvme:
+      return "crc64nvme";
+    case stages::TransportChecksum::sha256:
+      return "sha256";
+    case stages::TransportChecksum::xxhash128:
+      return "xxhash128";
+    case stages::TransportChecksum::none:
+      break;
+  }
+  return "";
+}
+
+std::string hex_of_base64(std::string_view base64) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string bytes;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : base64) {
+    const std::size_t value = kAlphabet.find(c);
+    if (value == std::string_view::npos) break;
+    buffer = (buffer << 6) | static_cast<unsigned>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push_back(static_cast<char>((buffer >> bits) & 0xff));
+    }
+  }
+  std::string hex;
+  for (unsigned char c : bytes)
+    hex += fmt::format("{:02x}", c);
+  return hex;
+}
+
+// Everything the network uploads of one run share, created once the ring runs.
+struct UploadShared {
+  UploadShared(io::Ring& ring, std::unique_ptr<io::HttpClient> http_client,
+               const UploadOptions& options, std::uint64_t memory)
+      : options(options),
+        http(std::move(http_client)),
+        throttle(ring, options.concurrency),
+        client(ring, *http, throttle, RetryPolicy{options.retries}),
+        memory(ring, memory) {}
+
+  const UploadOptions& options;
+  std::unique_ptr<io::HttpClient> http;
+  Throttle throttle;
+  RetryingClient client;
+  pipeline::ByteBudget memory;
+  std::unique_ptr<ObjectStore> store;
+  std::string suffix;
+  std::string digest_name;
+  std::uint64_t single_put_limit = 0;  // objects up to this size go in one PUT
+  // The first refusal of our credentials: later files fail at once instead of asking again.
+  std::optional<std::string> refused;
+};
+
+// A buffer for one part (or a whole single-PUT object) and its checksum, paid for from the
+// upload's memory budget.
+struct PartBuffer {
+  std::unique_ptr<std::byte[]> data;
+  std::size_t capacity = 0;
+  std::size_t fill = 0;
+  std::unique_ptr<TransportChecksum> checksum;
+  std::unique_ptr<std::string> payload_sha256;  // hex, when the checksum is SHA-256
+
+  std::span<const std::byte> bytes() const { return {data.get(), fill}; }
+};
+
+class NetworkUpload final : public pipeline::FileStage {
+ public:
+  NetworkUpload(UploadShared& shared, const pipeline::FileInfo& file, pipeline::Runtime& runtime,
+                bool compressed)
+      : shared_(shared),
+        runtime_(runtime),
+        file_size_(file.size),
+        mtime_ns_(file.mtime_ns),
+        bytes_read_(file.bytes_read),
+        rel_path_(file.rel_path) {
+    meta_.size = file.size;
+    meta_.mode = file.mode;
+    meta_.mtime_ns = file.mtime_ns;
+    meta_.compressed = compressed;
+    meta_.digest_name = shared.digest_name;
+    const std::uint64_t bound = compressed ? ZSTD_compressBound(file.size) : file.size;
+    const bool mirror = shared.options.layout == UploadLayout::mirror;
+    if (mirror) key_ = file.rel_path + shared.suffix;
+    multipart_ = bound > shared.single_put_limit;
+    if (multipart_) {
+      part_capacity_ = part_size_for(bound, shared.options.part_size);
+      if (!shared.store->can_multipart()) {
+        status_ = fail(fmt::format(
+            "{} bytes do not fit the upload memory ({} bytes) and this store takes one PUT per "
+            "object: raise memory_limit",
+            bound, shared.memory.total()));
+      } else if (!mirror) {
+        status_ = fail("layout = \"content\" does not yet take objects above the one-PUT limit");
+      } else if (part_capacity_ > shared.memory.total()) {
+        status_ =
+            fail(fmt::format("parts of {} bytes do not fit the upload memory ({} bytes): "
+                             "raise memory_limit",
+                             part_capacity_, shared.memory.total()));
+      }
+    } else {
+      part_capacity_ = static_cast<std::size_t>(bound);
+    }
+    skip_ =
+        shared.options.skip_existing && shared.store->can_lookup() && !shared.digest_name.empty();
+  }
+
+  ~NetworkUpload() override {
+    if (part_) shared_.memory.release(part_->capacity);
+  }
+
+  pipeline::task<pipeline::Status> on_chunk(pipeline::Chunk chunk) override {
+    if (!status_) co_return status_;
+    if (shared_.refused) co_return fail(*shared_.refused);
+    std::span<const std::byte> bytes = chunk.bytes;
+    while (!bytes.empty() && !verify_only_) {
+      if (!part_) co_await new_part();
+      const std::size_t take = std::min(bytes.size(), part_->capacity - part_->fill);
+      co_await append(bytes.first(take));
+      bytes = bytes.subspan(take);
+      if (multipart_ && part_->fill == part_->capacity) {
+        co_await ship_part();
+        if (!status_) co_return status_;
+      }
+    }
+    co_return status_;
+  }
+
+  pipeline::task<pipeline::Status> finish(pipeline::FileRecord& record) override {
+    if (!status_) co_return status_;
+    const std::string digest = record.digests.empty() ? std::string() : record.digests[0].hex;
+    meta_.digest_hex = digest;
+    if (key_.empty()) key_ = digest + shared_.suffix;  // content layout
+    upload_.url = shared_.store->url_for(key_);
+    if (multipart_ && !verify_only_) {
+      if (part_ && (part_->fill > 0 || parts_.empty())) co_await ship_part();
+      while (parts_in_flight_ > 0)
+        co_await parts_done_.wait();
+      if (!status_) co_return status_;
+    }
+    if (verify_only_) {
+      // The store's object matched size and mtime; the digest decides.
+      if (digest != stored_digest_) {
+        co_return fail(
+            "the stored object has the same size and mtime but other content; re-run with "
+            "skip_existing = false to replace it");
+      }
+      upload_.skipped = true;
+    } else if (multipart_) {
+      co_await complete();
+    } else {
+      co_await put_single(digest);
+    }
+    if (!status_) co_return status_;
+    record.upload = std::move(upload_);
+    co_return status_;
+  }
+
+  pipeline::task<void> abort() override {
+    while (parts_in_flight_ > 0)
+      co_await parts_done_.wait();
+    if (!upload_id_.empty()) co_await shared_.store->abort_multipart(key_, upload_id_);
+    upload_id_.clear();
+  }
+
+ private:
+  pipeline::Status fail(std::string message) {
+    status_ = std::unexpected(pipeline::Failure{"upload: " + std::move(message)});
+    return status_;
+  }
+
+  void note_error(const StoreError& error) {
+    if (error.kind == ErrorKind::refused && !shared_.refused) shared_.refused = error.message;
+    if (status_) fail(error.message);
+  }
+
+  pipeline::task<void> new_part() {
+    co_await shared_.memory.acquire(part_capacity_);
+    part_ = std::make_unique<PartBuffer>();
+    part_->capacity = part_capacity_;
+    part_->data.reset(new std::byte[std::max<std::size_t>(1, part_capacity_)]);
+    part_->checksum = std::make_unique<TransportChecksum>(shared_.options.checksum);
+    if (shared_.options.checksum == stages::TransportChecksum::sha256)
+      part_->payload_sha256 = std::make_unique<std::string>();
+  }
+
+  pipeline::task<void> append(std::span<const std::byte> bytes) {
+    PartBuffer* part = part_.get();
+    auto copy = [part, bytes] {
+      std::memcpy(part->data.get() + part->fill, bytes.data(), bytes.size());
+      part->checksum->update(bytes);
+    };
+    if (bytes.size() < kInlineCopyBytes) {
+      copy();
+    } else {
+      co_await runtime_.cpu.offload(copy);
+    }
+    part->fill += bytes.size();
+    upload_.bytes += bytes.size();
+  }
+
+  Body body_of(PartBuffer& part) {
+    Body body;
+    body.bytes = part.bytes();
+    body.checksum_base64 = part.checksum->finish_base64();
+    if (part.payload_sha256) body.sha256_hex = hex_of_base64(body.checksum_base64);
+    if (!body.checksum_base64.empty())
+      upload_.checksum =
+          fmt::format("{}:{}", checksum_label(shared_.options.checksum), body.checksum_base64);
+    return body;
+  }
+
+  // Before the first part leaves: is the object already there, or must an upload begin?
+  pipeline::task<void> ship_part() {
+    if (upload_id_.empty() && !verify_only_) {
+      if (skip_) {
+        auto stored = co_await shared_.store->lookup(key_, upload_.attempts);
+        if (!stored) {
+          note_error(stored.error());
+          co_return;
+        }
+        if (stored->exists && stored->size == file_size_ && stored->mtime_ns == mtime_ns_ &&
+            !stored->digest_hex.empty()) {
+          verify_only_ = true;
+          stored_digest_ = stored->digest_hex;
+          upload_.bytes = 0;
+          release_part();
+          co_return;
+        }
+      }
+      auto created = co_await shared_.store->create_multipart(key_, meta_, upload_.attempts);
+      if (!created) {
+        note_error(created.error());
+        co_return;
+      }
+      upload_id_ = *created;
+    }
+    start_part_upload();
+  }
+
+  void release_part() {
+    if (!part_) return;
+    shared_.memory.release(part_->capacity);
+    part_.reset();
+  }
+
+  void start_part_upload() {
+    const unsigned number = static_cast<unsigned>(parts_.size()) + 1;
+    parts_.push_back(CompletedPart{number, {}, {}, {}});
+    ++parts_in_flight_;
+    pipeline::spawn(upload_part(this, number, std::move(part_)));
+  }
+
+  static pipeline::task<void> upload_part(NetworkUpload* self, unsigned number,
+                                          std::unique_ptr<PartBuffer> part) {
+    const Body body = self->body_of(*part);
+    const TransportChecksum names(self->shared_.options.checksum);
+    unsigned attempts = 0;
+    auto sent = co_await self->shared_.store->put_part(self->key_, self->upload_id_, number, body,
+                                                       attempts);
+    self->upload_.attempts += attempts;
+    if (!sent) {
+      self->note_error(sent.error());
+    } else {
+      CompletedPart& done = self->parts_[number - 1];
+      done.etag = *sent;
+      if (self->runtime_.event && self->bytes_read_ != nullptr) {
+        self->runtime_.event(
+            fmt::format("upload: {}: part {} stored ({} bytes), {} of {} input bytes read",
+                        self->shared_.store->url_for(self->key_), number, body.bytes.size(),
+                        *self->bytes_read_, self->file_size_));
+      }
+      if (!names.complete_element().empty()) {
+        done.checksum_name = std::string(names.complete_element());
+        done.checksum_value = body.checksum_base64;
+      }
+    }
+    self->shared_.memory.release(part->capacity);
+    part.reset();
+    --self->parts_in_flight_;
+    self->parts_done_.notify(self->runtime_.ring);
+  }
+
+  pipeline::task<void> complete() {
+    auto completed =
+        co_await shared_.store->complete_multipart(key_, upload_id_, parts_, upload_.attempts);
+    if (!completed) {
+      note_error(completed.error());
+      co_await shared_.store->abort_multipart(key_, upload_id_);
+      upload_id_.clear();
+      co_return;
+    }
+    upload_id_.clear();
+    upload_.etag = completed->etag;
+    if (upload_.etag.empty()) {
+      // radosgw answers CompleteMultipartUpload without an ETag; the object's HEAD has it.
+      auto stored = co_await shared_.store->lookup(key_, upload_.attempts);
+      if (stored) upload_.etag = stored->etag;
+    }
+    // A multipart object has a checksum of checksums; the parts' were verified one by one.
+    upload_.checksum.clear();
+  }
+
+  pipeline::task<void> put_single(const std::string& digest) {
+    if (!part_) co_await new_part();  // an empty file: an empty object
+    if (skip_) {
+      auto stored = co_await shared_.store->lookup(key_, upload_.attempts);
+      if (!stored) {
+        note_error(stored.error());
+        co_return;
+      }
+      if (stored->exists && stored->digest_hex == digest) {
+        upload_.skipped = true;
+        upload_.bytes = 0;
+        upload_.etag = stored->etag;
+        release_part();
+        co_return;
+      }
+    }
+    const Body body = body_of(*part_);
+    auto put = co_await shared_.store->put(key_, body, meta_, upload_.attempts);
+    release_part();
+    if (!put) {
+      note_error(put.error());
+      co_return;
+    }
+    upload_.etag = put->etag;
+  }
+
+  UploadShared& shared_;
+  pipeline::Runtime& runtime_;
+  std::uint64_t file_size_;
+  std::int64_t mtime_ns_;
+  const std::uint64_t* bytes_read_;
+  std::string rel_path_;
+  ObjectMeta meta_;
+  std::string key_;
+  bool multipart_ = false;
+  bool skip_ = false;
+  bool verify_only_ = false;  // the store may already hold this file: hash, send nothing
+  std::string stored_digest_;
+  std::size_t part_capacity_ = 0;
+  std::unique_ptr<PartBuffer> part_;
+  std::string upload_id_;
+  std::vector<CompletedPart> parts_;
+  unsigned parts_in_flight_ = 0;
+  pipeline::Wakeup parts_done_;
+  pipeline::UploadRecord upload_;
+  pipeline::Status status_;
+};
+
+}  // namespace upload
+
+UploadStage::UploadStage(UploadOptions options, UploadContext context)
+    : options_(std::move(options)), context_(std::move(context)) {}
+
+UploadStage::~UploadStage() = default;
+
+std::uint64_t UploadStage::reserved_memory() const noexcept {
+  return options_.url.starts_with("file://") ? 0 : context_.memory;
+}
+
+std::expected<void, std::string> UploadStage::open_run() {
+  if (options_.url.starts_with("file://")) {
+    store_url_ = options_.url;
+    while (store_url_.size() > 8 && store_url_.back() == '/')
+      store_url_.pop_back();
+    local_store_ = std::make_unique<OutputTree>(store_url_.substr(7));
+    return local_store_->open();
+  }
+  return {};
+}
+
+void UploadStage::start(pipeline::Runtime& runtime) {
+  io::HttpClientOptions http_options;
+  http_options.max_connections = options_.concurrency;
+  http_options.stall_timeout = options_.timeout;
+  http_options.ca_bundle = context_.ca_bundle;
+  if (options_.bandwidth_limit > 0)
+    http_options.max_send_speed =
+        std::max<std::uint64_t>(1, options_.bandwidth_limit / options_.concurrency);
+  auto http = io::HttpClient::create(runtime.ring, http_options);
+  // Without libcurl nothing can be sent: every file fails with this message.
+  if (!http) return;
+  shared_ = std::make_unique<upload::UploadShared>(runtime.ring, std::move(*http), options_,
+                                                   context_.memory);
+  shared_->suffix = context_.suffix;
+  shared_->digest_name = context_.digest_name;
+  // One-PUT objects are held whole: at most half the budget each, so two are in flight.
+  shared_->single_put_limit =
+      std::min<std::uint64_t>(options_.multipart_threshold, context_.memory / 2);
+  if (options_.url.starts_with("s3://")) {
+    auto location = upload::parse_s3_url(options_.url);
+    location->endpoint = options_.endpoint;
+    location->region = options_.region;
+    shared_->store = std::make_unique<upload::S3Store>(
+        shared_->client, std::move(*location),
+        upload::Credentials{context_.access_key, context_.secret_key, context_.session_token},
+        options_.checksum, context_.digest_name);
+  } else {
+    shared_->store = std::make_unique<upload::HttpStore>(
+        shared_->client, options_.url, options_.checksum == TransportChecksum::md5);
+  }
+}
+
+std::unique_ptr<pipeline::FileStage> UploadStage::begin(
+    const pipeline::FileInfo& file, pipeline::Runtime& runtime,
+    std::unique_ptr<pipeline::FileStage> /*downstream*/) {
+  if (local_store_) {
+    TreeFileWriterOptions writer;
+    if (options_.layout == UploadLayout::mirror) writer.target = file.rel_path + context_.suffix;
+    writer.suffix = context_.suffix;
+    writer.as_upload = true;
+    writer.store_url = store_url_;
+    writer.digest_name = context_.digest_name;
+    writer.skip_existing = options_.skip_existing;
+    return make_tree_file_writer(*local_store_, std::move(writer), file, runtime);
+  }
+  if (!shared_) start(runtime);
+  return std::make_unique<upload::NetworkUpload>(*shared_, file, runtime, !context_.suffix.empty());
+}
+
+pipeline::task<pipeline::Status> UploadStage::finish_run(pipeline::Runtime& runtime) {
+  (void)runtime;
+  co_return pipeline::Status{};
+}
+
+pipeline::task<void> UploadStage::close_run(pipeline::Runtime&) {
+  shared_.reset();
+  co_return;
+}
+
+}  // namespace piperun::stages
