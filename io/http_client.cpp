@@ -3,15 +3,18 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <curl/curl.h>
 #include <mutex>
 #include <optional>
 #include <poll.h>
 #include <unordered_set>
 
+#include <curl/curl.h>
 #include <liburing.h>
 
 namespace piperun::io {
+
+bool socket_probe_linked() noexcept;  // io/socket_probe.cpp
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -271,6 +274,7 @@ struct HttpClient::Callbacks {
 
 std::expected<std::unique_ptr<HttpClient>, std::string> HttpClient::create(
     Ring& ring, const HttpClientOptions& options) {
+  if (!socket_probe_linked()) return std::unexpected(std::string("socket probes missing"));
   static std::once_flag global_init;
   static CURLcode init_result = CURLE_OK;
   std::call_once(global_init, [] { init_result = curl_global_init(CURL_GLOBAL_DEFAULT); });

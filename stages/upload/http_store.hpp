@@ -34,6 +34,9 @@ class HttpStore final : public ObjectStore {
                                                            unsigned& attempts) override;
   pipeline::task<void> abort_multipart(const std::string& key,
                                        const std::string& upload_id) override;
+  pipeline::task<StoreResult<Uploaded>> replace_metadata(const std::string& key,
+                                                         const ObjectMeta& meta,
+                                                         unsigned& attempts) override;
 
  private:
   RetryingClient& client_;

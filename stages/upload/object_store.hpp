@@ -85,6 +85,11 @@ class ObjectStore {
                                                                    unsigned& attempts) = 0;
   virtual pipeline::task<void> abort_multipart(const std::string& key,
                                                const std::string& upload_id) = 0;
+  // Rewrites the metadata of a stored object (a multipart object learns its digest only after
+  // its parts have left). Returns the object's new ETag.
+  virtual pipeline::task<StoreResult<Uploaded>> replace_metadata(const std::string& key,
+                                                                 const ObjectMeta& meta,
+                                                                 unsigned& attempts) = 0;
 };
 
 }  // namespace piperun::stages::upload

@@ -103,7 +103,7 @@ io::HttpRequest S3Store::sign(std::string_view method, const std::string& path, 
   request.payload_hash = payload_hash;
   request.region = location_.region;
   request.now = std::chrono::system_clock::now();
-  SignedRequest signed_request = sign_v4(request, credentials_);
+  SignedRequest signed_request = sign_v4(request, credentials_, signing_keys_);
   io::HttpRequest out;
   out.method = std::string(method);
   out.url = base_url_ + path;
@@ -269,6 +269,32 @@ pipeline::task<void> S3Store::abort_multipart(const std::string& key,
         return sign("DELETE", path, {{"uploadId", upload_id}}, {}, {}, kEmptySha256);
       },
       attempts);
+}
+
+}  // namespace piperun::stages::upload
+
+namespace piperun::stages::upload {
+
+pipeline::task<StoreResult<Uploaded>> S3Store::replace_metadata(const std::string& key,
+                                                                const ObjectMeta& meta,
+                                                                unsigned& attempts) {
+  const std::string path = path_of(key);
+  std::vector<Header> headers = meta_headers(meta);
+  // A copy onto itself is how S3 changes metadata; the copy source is the object's path
+  // (bucket first, as in path-style URLs) percent-encoded like it.
+  const std::string object = location_.prefix.empty() ? key : location_.prefix + "/" + key;
+  headers.push_back({"x-amz-copy-source",
+                     "/" + uri_encode(location_.bucket, true) + "/" + uri_encode(object, false)});
+  headers.push_back({"x-amz-metadata-directive", "REPLACE"});
+  io::HttpResponse response = co_await client_.perform(
+      [&] { return sign("PUT", path, {}, headers, {}, kEmptySha256); }, attempts);
+  if (response.status != 200) co_return std::unexpected(error_of("CopyObject", key, response));
+  auto copied = parse_copy_object(response.body);
+  if (!copied)
+    co_return std::unexpected(
+        StoreError{ErrorKind::other, fmt::format("CopyObject {}: {} {}", url_for(key),
+                                                 copied.error().code, copied.error().message)});
+  co_return Uploaded{*copied};
 }
 
 }  // namespace piperun::stages::upload

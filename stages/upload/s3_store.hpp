@@ -49,6 +49,9 @@ class S3Store final : public ObjectStore {
                                                            unsigned& attempts) override;
   pipeline::task<void> abort_multipart(const std::string& key,
                                        const std::string& upload_id) override;
+  pipeline::task<StoreResult<Uploaded>> replace_metadata(const std::string& key,
+                                                         const ObjectMeta& meta,
+                                                         unsigned& attempts) override;
 
  private:
   using Query = std::vector<std::pair<std::string, std::string>>;
@@ -64,8 +67,9 @@ class S3Store final : public ObjectStore {
   RetryingClient& client_;
   S3Location location_;
   Credentials credentials_;
-  std::string checksum_header_;     // "Content-MD5", "x-amz-checksum-crc32c"...; empty: none
-  std::string checksum_algorithm_;  // for CreateMultipartUpload; empty for MD5 and none
+  mutable SigningKeyCache signing_keys_;  // one key a day and region: 4 HMACs saved a request
+  std::string checksum_header_;           // "Content-MD5", "x-amz-checksum-crc32c"...; empty: none
+  std::string checksum_algorithm_;        // for CreateMultipartUpload; empty for MD5 and none
   std::string digest_name_;
   std::string base_url_;  // scheme://host[:port]
   std::string host_;      // host[:port] as in the Host header

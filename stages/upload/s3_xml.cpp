@@ -183,6 +183,13 @@ std::expected<CompleteResult, S3Error> parse_complete_multipart(std::string_view
                         child_named(*root, "Location").child_value()};
 }
 
+std::expected<std::string, S3Error> parse_copy_object(std::string_view body) {
+  pugi::xml_document document;
+  auto root = root_of(document, body, "CopyObjectResult");
+  if (!root) return std::unexpected(std::move(root.error()));
+  return std::string(child_named(*root, "ETag").child_value());
+}
+
 std::expected<ListedPartsPage, S3Error> parse_list_parts_page(std::string_view body) {
   pugi::xml_document document;
   auto root = root_of(document, body, "ListPartsResult");

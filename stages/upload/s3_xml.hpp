@@ -47,6 +47,10 @@ struct CompleteResult {
 // the body (sent after whitespace that kept the connection alive): that is returned as the error.
 std::expected<CompleteResult, S3Error> parse_complete_multipart(std::string_view body);
 
+// CopyObject's answer: the new object's ETag. Like CompleteMultipartUpload, a 200 can carry an
+// <Error> instead.
+std::expected<std::string, S3Error> parse_copy_object(std::string_view body);
+
 struct ListedPart {
   unsigned number;
   std::uint64_t size;

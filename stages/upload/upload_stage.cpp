@@ -148,7 +148,9 @@ class NetworkUpload final : public pipeline::FileStage {
 
   pipeline::task<pipeline::Status> on_chunk(pipeline::Chunk chunk) override {
     if (!status_) co_return status_;
-    if (shared_.refused) co_return fail(*shared_.refused);
+    if (shared_.refused)
+      co_return fail("not sent: the store refused our credentials earlier (" + *shared_.refused +
+                     ")");
     std::span<const std::byte> bytes = chunk.bytes;
     while (!bytes.empty() && !verify_only_) {
       if (!part_) co_await new_part();
@@ -165,6 +167,9 @@ class NetworkUpload final : public pipeline::FileStage {
 
   pipeline::task<pipeline::Status> finish(pipeline::FileRecord& record) override {
     if (!status_) co_return status_;
+    if (shared_.refused && upload_id_.empty())
+      co_return fail("not sent: the store refused our credentials earlier (" + *shared_.refused +
+                     ")");
     const std::string digest = record.digests.empty() ? std::string() : record.digests[0].hex;
     meta_.digest_hex = digest;
     if (key_.empty()) key_ = digest + shared_.suffix;  // content layout
@@ -284,6 +289,11 @@ class NetworkUpload final : public pipeline::FileStage {
   void start_part_upload() {
     const unsigned number = static_cast<unsigned>(parts_.size()) + 1;
     parts_.push_back(CompletedPart{number, {}, {}, {}});
+    if (runtime_.event && bytes_read_ != nullptr) {
+      runtime_.event(fmt::format("upload: {}: part {} leaves ({} bytes), {} of {} input bytes read",
+                                 shared_.store->url_for(key_), number, part_->fill, *bytes_read_,
+                                 file_size_));
+    }
     ++parts_in_flight_;
     pipeline::spawn(upload_part(this, number, std::move(part_)));
   }
@@ -301,11 +311,9 @@ class NetworkUpload final : public pipeline::FileStage {
     } else {
       CompletedPart& done = self->parts_[number - 1];
       done.etag = *sent;
-      if (self->runtime_.event && self->bytes_read_ != nullptr) {
-        self->runtime_.event(
-            fmt::format("upload: {}: part {} stored ({} bytes), {} of {} input bytes read",
-                        self->shared_.store->url_for(self->key_), number, body.bytes.size(),
-                        *self->bytes_read_, self->file_size_));
+      if (self->runtime_.event) {
+        self->runtime_.event(fmt::format("upload: {}: part {} stored",
+                                         self->shared_.store->url_for(self->key_), number));
       }
       if (!names.complete_element().empty()) {
         done.checksum_name = std::string(names.complete_element());
@@ -329,6 +337,16 @@ class NetworkUpload final : public pipeline::FileStage {
     }
     upload_id_.clear();
     upload_.etag = completed->etag;
+    if (skip_ && !meta_.digest_hex.empty()) {
+      // The digest exists only now that every part has left: it joins the metadata by a copy
+      // onto itself, so that a later run can skip this object.
+      auto replaced = co_await shared_.store->replace_metadata(key_, meta_, upload_.attempts);
+      if (!replaced) {
+        note_error(replaced.error());
+        co_return;
+      }
+      upload_.etag = replaced->etag;
+    }
     if (upload_.etag.empty()) {
       // radosgw answers CompleteMultipartUpload without an ETag; the object's HEAD has it.
       auto stored = co_await shared_.store->lookup(key_, upload_.attempts);
