@@ -336,7 +336,8 @@ bool lies_within_physically(const fs::path& inner, const fs::path& outer) {
 std::optional<std::string> check_authority(std::string_view authority) {
   if (authority.empty()) return "has no host";
   if (authority.find('@') != std::string_view::npos) {
-    return "must not hold credentials (user@host): secrets come from the environment";
+    return "must not hold credentials (user@host): secrets come from the environment "
+           "(PIPE_RUN_HTTP_AUTH=user:password, or ~/.netrc)";
   }
   std::string_view host = authority;
   std::string_view port;
@@ -415,7 +416,12 @@ std::expected<std::string, std::string> check_upload_url(std::string_view url) {
   if (scheme == "http" || scheme == "https") {
     const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
     if (auto problem = check_authority(authority)) {
-      return std::unexpected(fmt::format("URL '{}' {}", url, *problem));
+      // Never echo what may be a password.
+      const std::size_t at = authority.rfind('@');
+      const std::string shown = at == std::string_view::npos
+                                    ? std::string(url)
+                                    : scheme + "://***@" + std::string(rest.substr(at + 1));
+      return std::unexpected(fmt::format("URL '{}' {}", shown, *problem));
     }
     return normalized;
   }

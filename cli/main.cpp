@@ -31,6 +31,7 @@ stages::UploadContext upload_context(const Config& config) {
   context.secret_key = env("AWS_SECRET_ACCESS_KEY");
   context.session_token = env("AWS_SESSION_TOKEN");
   context.ca_bundle = env("AWS_CA_BUNDLE");
+  context.http_auth = env("PIPE_RUN_HTTP_AUTH");
   const bool hashed = std::find(config.pipeline.stages.begin(), config.pipeline.stages.end(),
                                 "hash") != config.pipeline.stages.end();
   if (hashed && !config.hash.algorithms.empty())

@@ -199,6 +199,37 @@ struct HttpClient::TimerOp : Operation {
   Remover remover;
 };
 
+// The bandwidth limiter's refill timer. Owns itself like TimerOp.
+struct HttpClient::RefillOp : Operation {
+  RefillOp(HttpClient& owner, Ring& ring_) : client(&owner), ring(&ring_) {
+    prepare = [](Operation& self, io_uring_sqe& sqe) {
+      io_uring_prep_timeout(&sqe, &static_cast<RefillOp&>(self).spec, 0, 0);
+    };
+    complete = [](Operation& self, int, std::uint32_t) {
+      auto& refill = static_cast<RefillOp&>(self);
+      refill.armed = false;
+      if (refill.client == nullptr) {
+        delete &refill;
+        return;
+      }
+      refill.client->resume_paused();
+    };
+  }
+
+  void arm(std::chrono::nanoseconds wait) {
+    if (armed) return;
+    armed = true;
+    spec.tv_sec = wait.count() / 1'000'000'000;
+    spec.tv_nsec = wait.count() % 1'000'000'000;
+    ring->submit(*this);
+  }
+
+  HttpClient* client;
+  Ring* ring;
+  __kernel_timespec spec{};
+  bool armed = false;
+};
+
 struct HttpClient::Callbacks {
   static int on_socket(CURL*, curl_socket_t fd, int what, void* user, void* socket_data) {
     auto& client = *static_cast<HttpClient*>(user);
@@ -255,7 +286,11 @@ struct HttpClient::Callbacks {
   static std::size_t on_read(char* out, std::size_t size, std::size_t count, void* user) {
     auto& transfer = *static_cast<Transfer*>(user);
     const auto body = transfer.request_.body;
-    const std::size_t n = std::min(size * count, body.size() - transfer.body_sent_);
+    std::size_t n = std::min(size * count, body.size() - transfer.body_sent_);
+    if (n > 0) {
+      n = transfer.client_->take_tokens(transfer, n);
+      if (n == 0) return CURL_READFUNC_PAUSE;
+    }
     std::memcpy(out, body.data() + transfer.body_sent_, n);
     transfer.body_sent_ += n;
     return n;
@@ -286,7 +321,11 @@ std::expected<std::unique_ptr<HttpClient>, std::string> HttpClient::create(
 }
 
 HttpClient::HttpClient(Ring& ring, HttpClientOptions options)
-    : ring_(ring), options_(std::move(options)), timer_(new TimerOp(*this, ring)) {
+    : ring_(ring),
+      options_(std::move(options)),
+      timer_(new TimerOp(*this, ring)),
+      refilled_(Clock::now()),
+      refill_(new RefillOp(*this, ring)) {
   CURLM* multi = curl_multi_init();
   multi_ = multi;
   if (multi == nullptr) return;
@@ -313,6 +352,39 @@ HttpClient::~HttpClient() {
   TimerOp* timer = timer_.release();
   timer->client = nullptr;
   timer->update();
+  if (refill_->armed) {
+    refill_->client = nullptr;
+  } else {
+    delete refill_;
+  }
+}
+
+std::size_t HttpClient::take_tokens(Transfer& transfer, std::size_t wanted) {
+  if (options_.max_send_speed == 0) return wanted;
+  const double rate = static_cast<double>(options_.max_send_speed);
+  // A tenth of a second of bursts: smooth enough, and few timer wake-ups.
+  const double burst = std::max(16384.0, rate / 10);
+  const auto now = Clock::now();
+  tokens_ =
+      std::min(burst, tokens_ + rate * std::chrono::duration<double>(now - refilled_).count());
+  refilled_ = now;
+  if (tokens_ < 1) {
+    paused_.push_back(&transfer);
+    const double need = std::min(static_cast<double>(wanted), burst / 4) - tokens_;
+    refill_->arm(std::chrono::nanoseconds(static_cast<std::int64_t>(need / rate * 1e9)));
+    return 0;
+  }
+  const auto granted = std::min(wanted, static_cast<std::size_t>(tokens_));
+  tokens_ -= static_cast<double>(granted);
+  return granted;
+}
+
+void HttpClient::resume_paused() {
+  std::vector<Transfer*> waiting;
+  waiting.swap(paused_);
+  for (Transfer* transfer : waiting)
+    curl_easy_pause(transfer->easy_, CURLPAUSE_CONT);  // may pause it again at once
+  collect_done();
 }
 
 CURL* HttpClient::take_easy() {
@@ -353,9 +425,11 @@ void HttpClient::start(Transfer& transfer) {
                    static_cast<long>(options_.stall_timeout.count()));
   curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, stall_s);
-  if (options_.max_send_speed > 0)
-    curl_easy_setopt(easy, CURLOPT_MAX_SEND_SPEED_LARGE,
-                     static_cast<curl_off_t>(options_.max_send_speed));
+  if (!options_.user_password.empty()) {
+    curl_easy_setopt(easy, CURLOPT_USERPWD, options_.user_password.c_str());
+  } else if (options_.netrc) {
+    curl_easy_setopt(easy, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
+  }
   if (!options_.ca_bundle.empty())
     curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle.c_str());
 
@@ -385,6 +459,7 @@ void HttpClient::start(Transfer& transfer) {
 }
 
 void HttpClient::finish(Transfer& transfer) {
+  std::erase(paused_, &transfer);
   curl_multi_remove_handle(multi_of(multi_), transfer.easy_);
   curl_slist_free_all(static_cast<curl_slist*>(transfer.header_list_));
   transfer.header_list_ = nullptr;

@@ -31,8 +31,10 @@ namespace piperun::io {
 struct HttpClientOptions {
   unsigned max_connections = 16;                   // transfers at once; curl queues the rest
   std::chrono::milliseconds stall_timeout{60000};  // a transfer making no progress this long fails
-  std::uint64_t max_send_speed = 0;  // bytes per second for each transfer; 0 = no limit
+  std::uint64_t max_send_speed = 0;  // bytes per second, all transfers together; 0 = no limit
   std::string ca_bundle;             // CA certificates (PEM) for TLS; empty = the system's
+  std::string user_password;         // "user:password" for HTTP basic auth
+  bool netrc = false;                // else ~/.netrc's entry for the host, if any
 };
 
 struct HttpRequest {
@@ -75,6 +77,7 @@ class HttpClient {
  private:
   struct SocketWatch;
   struct TimerOp;
+  struct RefillOp;
   struct Callbacks;
 
   HttpClient(Ring& ring, HttpClientOptions options);
@@ -82,6 +85,9 @@ class HttpClient {
   void finish(Transfer& transfer);  // hands the transfer back to its coroutine
   void act(int fd, int events);     // curl_multi_socket_action, then collect what finished
   void collect_done();
+  // Bandwidth: bytes a read callback may hand curl now; 0 pauses the transfer until refilled.
+  std::size_t take_tokens(Transfer& transfer, std::size_t wanted);
+  void resume_paused();
   CURL* take_easy();
   void give_back(CURL* easy);
 
@@ -92,6 +98,11 @@ class HttpClient {
   unsigned active_ = 0;
   std::unique_ptr<TimerOp> timer_;
   std::unordered_set<SocketWatch*> watches_;  // the sockets curl has us watch
+  // Token bucket of max_send_speed: paused transfers wait for the refill timer.
+  double tokens_ = 0;
+  std::chrono::steady_clock::time_point refilled_{};
+  std::vector<Transfer*> paused_;
+  RefillOp* refill_ = nullptr;
 };
 
 class HttpClient::Transfer {

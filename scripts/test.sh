@@ -7,6 +7,10 @@ root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd -- "$root"
 
 scripts/install-deps.sh
+# The real servers the upload tests talk to (radosgw for S3, nginx for HTTP PUT), started once
+# here (the tests start them too when run alone) and stopped at the end.
+tests/servers/test-servers.sh start
+trap 'tests/servers/test-servers.sh stop' EXIT
 # The optimised build, then the same suite under AddressSanitizer + UBSan (LeakSanitizer on):
 # the integration tests run each build's own binary. --no-tests=error: a build that registers
 # no test must not pass.

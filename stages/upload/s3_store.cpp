@@ -168,6 +168,14 @@ pipeline::task<StoreResult<StoredObject>> S3Store::lookup(const std::string& key
       [&] { return sign("HEAD", path, {}, {}, {}, kEmptySha256); }, attempts);
   StoredObject stored;
   if (response.status == 404) co_return stored;
+  if (response.status == 403) {
+    // A HEAD answer has no body to say why: a one-byte GET gets the error document.
+    response = co_await client_.perform(
+        [&] {
+          return sign("GET", path, {}, {{"range", "bytes=0-0"}}, {}, kEmptySha256);
+        },
+        attempts);
+  }
   if (response.status != 200) co_return std::unexpected(error_of("HEAD", key, response));
   stored.exists = true;
   stored.etag = std::string(response.header("etag"));

@@ -431,9 +431,13 @@ void UploadStage::start(pipeline::Runtime& runtime) {
   http_options.max_connections = options_.concurrency;
   http_options.stall_timeout = options_.timeout;
   http_options.ca_bundle = context_.ca_bundle;
-  if (options_.bandwidth_limit > 0)
-    http_options.max_send_speed =
-        std::max<std::uint64_t>(1, options_.bandwidth_limit / options_.concurrency);
+  http_options.max_send_speed = options_.bandwidth_limit;
+  const bool s3 = options_.url.starts_with("s3://");
+  if (!s3) {
+    // S3 signs its requests; basic auth is for plain HTTP stores only.
+    http_options.user_password = context_.http_auth;
+    http_options.netrc = true;
+  }
   auto http = io::HttpClient::create(runtime.ring, http_options);
   // Without libcurl nothing can be sent: every file fails with this message.
   if (!http) return;
@@ -444,7 +448,7 @@ void UploadStage::start(pipeline::Runtime& runtime) {
   // One-PUT objects are held whole: at most half the budget each, so two are in flight.
   shared_->single_put_limit =
       std::min<std::uint64_t>(options_.multipart_threshold, context_.memory / 2);
-  if (options_.url.starts_with("s3://")) {
+  if (s3) {
     auto location = upload::parse_s3_url(options_.url);
     location->endpoint = options_.endpoint;
     location->region = options_.region;

@@ -35,6 +35,7 @@ struct UploadShared;
 struct UploadContext {
   std::string access_key, secret_key, session_token;  // AWS_* (s3 only)
   std::string ca_bundle;                              // AWS_CA_BUNDLE
+  std::string http_auth;                              // PIPE_RUN_HTTP_AUTH: "user:password"
   std::string suffix;                                 // ".zst" after compress
   std::string digest_name;                            // the first hash's name; empty: no hash
   std::uint64_t memory = 64ull << 20;                 // the upload's share of memory_limit
