@@ -79,9 +79,13 @@ pipeline::task<StoreResult<Uploaded>> HttpStore::complete_multipart(const std::s
                                                                     unsigned&) {
   co_return std::unexpected(not_supported());
 }
-pipeline::task<StoreResult<Uploaded>> HttpStore::replace_metadata(const std::string&,
-                                                                  const ObjectMeta&, unsigned&) {
+pipeline::task<StoreResult<Uploaded>> HttpStore::copy_object(const std::string&, const std::string&,
+                                                             const ObjectMeta&, unsigned&) {
   co_return std::unexpected(StoreError{ErrorKind::other, "plain HTTP stores keep no metadata"});
+}
+
+pipeline::task<void> HttpStore::delete_object(const std::string&) {
+  co_return;
 }
 
 pipeline::task<void> HttpStore::abort_multipart(const std::string&, const std::string&) {

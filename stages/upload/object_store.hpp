@@ -85,11 +85,14 @@ class ObjectStore {
                                                                    unsigned& attempts) = 0;
   virtual pipeline::task<void> abort_multipart(const std::string& key,
                                                const std::string& upload_id) = 0;
-  // Rewrites the metadata of a stored object (a multipart object learns its digest only after
-  // its parts have left). Returns the object's new ETag.
-  virtual pipeline::task<StoreResult<Uploaded>> replace_metadata(const std::string& key,
-                                                                 const ObjectMeta& meta,
-                                                                 unsigned& attempts) = 0;
+  // A server-side copy of `source` to `key` with `meta` as its metadata (source == key: the
+  // object's metadata is rewritten; a multipart object learns its digest only after its parts
+  // have left). Returns the new object's ETag.
+  virtual pipeline::task<StoreResult<Uploaded>> copy_object(const std::string& source,
+                                                            const std::string& key,
+                                                            const ObjectMeta& meta,
+                                                            unsigned& attempts) = 0;
+  virtual pipeline::task<void> delete_object(const std::string& key) = 0;
 };
 
 }  // namespace piperun::stages::upload

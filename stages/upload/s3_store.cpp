@@ -283,14 +283,15 @@ pipeline::task<void> S3Store::abort_multipart(const std::string& key,
 
 namespace piperun::stages::upload {
 
-pipeline::task<StoreResult<Uploaded>> S3Store::replace_metadata(const std::string& key,
-                                                                const ObjectMeta& meta,
-                                                                unsigned& attempts) {
+pipeline::task<StoreResult<Uploaded>> S3Store::copy_object(const std::string& source,
+                                                           const std::string& key,
+                                                           const ObjectMeta& meta,
+                                                           unsigned& attempts) {
   const std::string path = path_of(key);
   std::vector<Header> headers = meta_headers(meta);
-  // A copy onto itself is how S3 changes metadata; the copy source is the object's path
-  // (bucket first, as in path-style URLs) percent-encoded like it.
-  const std::string object = location_.prefix.empty() ? key : location_.prefix + "/" + key;
+  // A copy onto itself is how S3 changes metadata. The copy source is bucket/key,
+  // percent-encoded like a path.
+  const std::string object = location_.prefix.empty() ? source : location_.prefix + "/" + source;
   headers.push_back({"x-amz-copy-source",
                      "/" + uri_encode(location_.bucket, true) + "/" + uri_encode(object, false)});
   headers.push_back({"x-amz-metadata-directive", "REPLACE"});
@@ -303,6 +304,13 @@ pipeline::task<StoreResult<Uploaded>> S3Store::replace_metadata(const std::strin
         StoreError{ErrorKind::other, fmt::format("CopyObject {}: {} {}", url_for(key),
                                                  copied.error().code, copied.error().message)});
   co_return Uploaded{*copied};
+}
+
+pipeline::task<void> S3Store::delete_object(const std::string& key) {
+  const std::string path = path_of(key);
+  unsigned attempts = 0;
+  (void)co_await client_.perform([&] { return sign("DELETE", path, {}, {}, {}, kEmptySha256); },
+                                 attempts);
 }
 
 }  // namespace piperun::stages::upload

@@ -49,9 +49,10 @@ class S3Store final : public ObjectStore {
                                                            unsigned& attempts) override;
   pipeline::task<void> abort_multipart(const std::string& key,
                                        const std::string& upload_id) override;
-  pipeline::task<StoreResult<Uploaded>> replace_metadata(const std::string& key,
-                                                         const ObjectMeta& meta,
-                                                         unsigned& attempts) override;
+  pipeline::task<StoreResult<Uploaded>> copy_object(const std::string& source,
+                                                    const std::string& key, const ObjectMeta& meta,
+                                                    unsigned& attempts) override;
+  pipeline::task<void> delete_object(const std::string& key) override;
 
  private:
   using Query = std::vector<std::pair<std::string, std::string>>;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unistd.h>
 #include <vector>
 
 #include <fmt/core.h>
@@ -25,6 +26,9 @@ namespace upload {
 // Chunks smaller than this are copied and checksummed on the I/O thread: a hand-off to a CPU
 // worker costs more than they do.
 constexpr std::size_t kInlineCopyBytes = 64 * 1024;
+
+// Where layout = "content" puts large objects while their digest (so their name) is unknown.
+constexpr std::string_view kIncomingPrefix = ".pipe-run-incoming/";
 
 std::string_view checksum_label(stages::TransportChecksum kind) {
   switch (kind) {
@@ -85,6 +89,7 @@ struct UploadShared {
   std::string suffix;
   std::string digest_name;
   std::uint64_t single_put_limit = 0;  // objects up to this size go in one PUT
+  std::uint64_t incoming = 0;          // temporary keys handed out (layout = "content")
   // The first refusal of our credentials: later files fail at once instead of asking again.
   std::optional<std::string> refused;
 };
@@ -120,6 +125,13 @@ class NetworkUpload final : public pipeline::FileStage {
     const bool mirror = shared.options.layout == UploadLayout::mirror;
     if (mirror) key_ = file.rel_path + shared.suffix;
     multipart_ = bound > shared.single_put_limit;
+    if (!mirror && multipart_) {
+      // Named after a digest that exists only once the parts have left: uploaded under a
+      // temporary key, then copied to its name on the server (see finish()).
+      key_ =
+          fmt::format("{}{}-{}{}", kIncomingPrefix, ::getpid(), ++shared.incoming, shared.suffix);
+      incoming_ = true;
+    }
     if (multipart_) {
       part_capacity_ = part_size_for(bound, shared.options.part_size);
       if (!shared.store->can_multipart()) {
@@ -127,8 +139,6 @@ class NetworkUpload final : public pipeline::FileStage {
             "{} bytes do not fit the upload memory ({} bytes) and this store takes one PUT per "
             "object: raise memory_limit",
             bound, shared.memory.total()));
-      } else if (!mirror) {
-        status_ = fail("layout = \"content\" does not yet take objects above the one-PUT limit");
       } else if (part_capacity_ > shared.memory.total()) {
         status_ =
             fail(fmt::format("parts of {} bytes do not fit the upload memory ({} bytes): "
@@ -173,7 +183,6 @@ class NetworkUpload final : public pipeline::FileStage {
     const std::string digest = record.digests.empty() ? std::string() : record.digests[0].hex;
     meta_.digest_hex = digest;
     if (key_.empty()) key_ = digest + shared_.suffix;  // content layout
-    upload_.url = shared_.store->url_for(key_);
     if (multipart_ && !verify_only_) {
       if (part_ && (part_->fill > 0 || parts_.empty())) co_await ship_part();
       while (parts_in_flight_ > 0)
@@ -194,6 +203,7 @@ class NetworkUpload final : public pipeline::FileStage {
       co_await put_single(digest);
     }
     if (!status_) co_return status_;
+    upload_.url = shared_.store->url_for(key_);
     record.upload = std::move(upload_);
     co_return status_;
   }
@@ -255,7 +265,7 @@ class NetworkUpload final : public pipeline::FileStage {
   // Before the first part leaves: is the object already there, or must an upload begin?
   pipeline::task<void> ship_part() {
     if (upload_id_.empty() && !verify_only_) {
-      if (skip_) {
+      if (skip_ && !incoming_) {
         auto stored = co_await shared_.store->lookup(key_, upload_.attempts);
         if (!stored) {
           note_error(stored.error());
@@ -337,10 +347,16 @@ class NetworkUpload final : public pipeline::FileStage {
     }
     upload_id_.clear();
     upload_.etag = completed->etag;
+    // A multipart object has a checksum of checksums; the parts' were verified one by one.
+    upload_.checksum.clear();
+    if (incoming_) {
+      co_await name_after_digest();
+      co_return;
+    }
     if (skip_ && !meta_.digest_hex.empty()) {
       // The digest exists only now that every part has left: it joins the metadata by a copy
       // onto itself, so that a later run can skip this object.
-      auto replaced = co_await shared_.store->replace_metadata(key_, meta_, upload_.attempts);
+      auto replaced = co_await shared_.store->copy_object(key_, key_, meta_, upload_.attempts);
       if (!replaced) {
         note_error(replaced.error());
         co_return;
@@ -352,8 +368,28 @@ class NetworkUpload final : public pipeline::FileStage {
       auto stored = co_await shared_.store->lookup(key_, upload_.attempts);
       if (stored) upload_.etag = stored->etag;
     }
-    // A multipart object has a checksum of checksums; the parts' were verified one by one.
-    upload_.checksum.clear();
+  }
+
+  // layout = "content": the object in its temporary key becomes <digest><suffix>, unless the
+  // store holds that already; the temporary goes either way.
+  pipeline::task<void> name_after_digest() {
+    const std::string temporary = std::exchange(key_, meta_.digest_hex + shared_.suffix);
+    if (skip_) {
+      auto stored = co_await shared_.store->lookup(key_, upload_.attempts);
+      if (stored && stored->exists && stored->digest_hex == meta_.digest_hex) {
+        upload_.skipped = true;
+        upload_.etag = stored->etag;
+        co_await shared_.store->delete_object(temporary);
+        co_return;
+      }
+    }
+    auto copied = co_await shared_.store->copy_object(temporary, key_, meta_, upload_.attempts);
+    co_await shared_.store->delete_object(temporary);
+    if (!copied) {
+      note_error(copied.error());
+      co_return;
+    }
+    upload_.etag = copied->etag;
   }
 
   pipeline::task<void> put_single(const std::string& digest) {
@@ -392,6 +428,7 @@ class NetworkUpload final : public pipeline::FileStage {
   std::string key_;
   bool multipart_ = false;
   bool skip_ = false;
+  bool incoming_ = false;     // key_ is temporary: the object is copied to its digest's name
   bool verify_only_ = false;  // the store may already hold this file: hash, send nothing
   std::string stored_digest_;
   std::size_t part_capacity_ = 0;

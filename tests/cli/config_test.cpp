@@ -543,8 +543,9 @@ TEST_F(ConfigTest, BadHttpAndFileUrls) {
             at(4) + "upload.url: URL 'https://' has no host");
   EXPECT_EQ(error(std::string(kMinimal) + "[upload]\nurl = \"http://user:pw@host/x\"\n"),
             at(4) +
-                "upload.url: URL 'http://user:pw@host/x' must not hold credentials "
-                "(user@host): secrets come from the environment");
+                "upload.url: URL 'http://***@host/x' must not hold credentials "
+                "(user@host): secrets come from the environment (PIPE_RUN_HTTP_AUTH=user:password, "
+                "or ~/.netrc)");
   EXPECT_EQ(error(std::string(kMinimal) + "[upload]\nurl = \"file://srv/store\"\n"),
             at(4) +
                 "upload.url: URL 'file://srv/store' needs an absolute path: file:///dir "

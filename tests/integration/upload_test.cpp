@@ -351,6 +351,30 @@ TEST_F(ItUploadS3, Sha256AndNoChecksumAreAcceptedByTheServer) {
   }
 }
 
+TEST_F(ItUploadS3, ContentLayoutNamesEvenMultipartObjectsAfterTheirDigest) {
+  Job job;
+  const auto files = make_tree(job);
+  job.file("copy-of-large.bin", files.at("big/large.bin"));  // same content: stored once
+  const std::string prefix = unique_prefix("content");
+  configure_s3(job, prefix);
+  job.set("upload", "layout", R"("content")");
+  RunResult result = run_with_credentials(job, std::string(kS3SecretKey));
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  const auto digests = checksum_map(job.checksums());
+  std::set<std::string> expected;
+  for (const auto& [rel, digest] : digests) {
+    expected.insert(prefix + "/" + digest + ".zst");
+    EXPECT_EQ(decompress(s3_cat(prefix + "/" + digest + ".zst")), read_file(job.root() / rel))
+        << rel;
+  }
+  const std::vector<std::string> stored = s3_list(prefix);
+  EXPECT_EQ(std::set<std::string>(stored.begin(), stored.end()), expected);  // no temporary left
+
+  RunResult again = run_with_credentials(job, std::string(kS3SecretKey));
+  ASSERT_EQ(again.exit_code, 0) << again.describe();
+  EXPECT_EQ(summary_upload(read_json(job.manifest()))["objects_uploaded"], 0);
+}
+
 TEST_F(ItUploadS3, TheRingDrivesCurlNoPollCallsAtAll) {
   const auto strace = find_program("strace");
   ASSERT_TRUE(strace) << "strace is needed";
