@@ -101,7 +101,6 @@ struct PartBuffer {
   std::size_t capacity = 0;
   std::size_t fill = 0;
   std::unique_ptr<TransportChecksum> checksum;
-  std::unique_ptr<std::string> payload_sha256;  // hex, when the checksum is SHA-256
 
   std::span<const std::byte> bytes() const { return {data.get(), fill}; }
 };
@@ -114,8 +113,7 @@ class NetworkUpload final : public pipeline::FileStage {
         runtime_(runtime),
         file_size_(file.size),
         mtime_ns_(file.mtime_ns),
-        bytes_read_(file.bytes_read),
-        rel_path_(file.rel_path) {
+        bytes_read_(file.bytes_read) {
     meta_.size = file.size;
     meta_.mode = file.mode;
     meta_.mtime_ns = file.mtime_ns;
@@ -232,8 +230,6 @@ class NetworkUpload final : public pipeline::FileStage {
     part_->capacity = part_capacity_;
     part_->data.reset(new std::byte[std::max<std::size_t>(1, part_capacity_)]);
     part_->checksum = std::make_unique<TransportChecksum>(shared_.options.checksum);
-    if (shared_.options.checksum == stages::TransportChecksum::sha256)
-      part_->payload_sha256 = std::make_unique<std::string>();
   }
 
   pipeline::task<void> append(std::span<const std::byte> bytes) {
@@ -255,7 +251,9 @@ class NetworkUpload final : public pipeline::FileStage {
     Body body;
     body.bytes = part.bytes();
     body.checksum_base64 = part.checksum->finish_base64();
-    if (part.payload_sha256) body.sha256_hex = hex_of_base64(body.checksum_base64);
+    // A SHA-256 checksum doubles as the signed payload hash: the signature covers the body.
+    if (shared_.options.checksum == stages::TransportChecksum::sha256)
+      body.sha256_hex = hex_of_base64(body.checksum_base64);
     if (!body.checksum_base64.empty())
       upload_.checksum =
           fmt::format("{}:{}", checksum_label(shared_.options.checksum), body.checksum_base64);
@@ -423,7 +421,6 @@ class NetworkUpload final : public pipeline::FileStage {
   std::uint64_t file_size_;
   std::int64_t mtime_ns_;
   const std::uint64_t* bytes_read_;
-  std::string rel_path_;
   ObjectMeta meta_;
   std::string key_;
   bool multipart_ = false;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -373,6 +374,34 @@ TEST_F(ItUploadS3, ContentLayoutNamesEvenMultipartObjectsAfterTheirDigest) {
   RunResult again = run_with_credentials(job, std::string(kS3SecretKey));
   ASSERT_EQ(again.exit_code, 0) << again.describe();
   EXPECT_EQ(summary_upload(read_json(job.manifest()))["objects_uploaded"], 0);
+}
+
+TEST_F(ItUploadS3, PeakMemoryStaysUnderTheLimitForFilesFarLargerThanIt) {
+  Job job;
+  {
+    // Written a MiB at a time: the child's peak RSS starts from this process's (vfork), so
+    // the test must not hold the file in memory itself.
+    fs::create_directories(job.root());
+    std::ofstream out(job.root() / "huge.bin", std::ios::binary);
+    for (std::uint64_t i = 0; i < 256; ++i) {
+      const std::string piece = random_bytes(kMiB, 1000 + i);
+      out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    }
+  }
+  for (int i = 0; i < 40; ++i)
+    job.file("small/" + std::to_string(i), mixed_bytes(200'000, static_cast<std::uint64_t>(i)));
+  const std::string prefix = unique_prefix("memory");
+  configure_s3(job, prefix);
+  job.set("upload", "part_size", R"("8MiB")");
+  RunResult result = run_with_credentials(job, std::string(kS3SecretKey), {},
+                                          RunOptions{.timeout = std::chrono::seconds(240)});
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  RecordProperty("peak_rss_kib", std::to_string(result.max_rss_kib));
+  EXPECT_GT(result.max_rss_kib, 0);
+  EXPECT_LT(result.max_rss_kib, rss_bound_kib(64))
+      << "peak RSS " << result.max_rss_kib / 1024 << " MiB with memory_limit = 64MiB";
+  const auto meta = s3_metadata(prefix + "/huge.bin.zst");
+  EXPECT_EQ(meta.at("x-amz-meta-size"), std::to_string(256 * kMiB));
 }
 
 TEST_F(ItUploadS3, TheRingDrivesCurlNoPollCallsAtAll) {
