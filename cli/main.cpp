@@ -14,6 +14,7 @@
 #include "pipeline/engine.hpp"
 #include "stages/hash.hpp"
 #include "stages/registry.hpp"
+#include "stages/upload/digest_cache.hpp"
 
 namespace piperun::cli {
 namespace {
@@ -37,6 +38,7 @@ stages::UploadContext upload_context(const Config& config) {
   if (hashed && !config.hash.algorithms.empty())
     context.digest_name = std::string(stages::algorithm_name(config.hash.algorithms.front()));
   context.memory = config.pipeline.memory_limit / 2;
+  context.digest_cache = stages::upload::DigestCache::default_path();
   return context;
 }
 

@@ -108,10 +108,14 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
   // files are stat'ed on the open descriptor.
   const bool single_read = !direct && entry.size < chunk_bytes;
   Status status;
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  std::int64_t ctime_ns = 0;
   if (!single_read) {
     struct statx stat {};
-    auto stated = co_await io::Statx(ring, fd, "", AT_EMPTY_PATH,
-                                     STATX_TYPE | STATX_MODE | STATX_SIZE | STATX_MTIME, &stat);
+    auto stated = co_await io::Statx(
+        ring, fd, "", AT_EMPTY_PATH,
+        STATX_TYPE | STATX_MODE | STATX_SIZE | STATX_MTIME | STATX_INO | STATX_CTIME, &stat);
     if (!stated) {
       status = std::unexpected(Failure{describe("statx", stated.error())});
     } else if (!S_ISREG(stat.stx_mode)) {
@@ -121,13 +125,17 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
       record.size = stat.stx_size;
       record.mode = stat.stx_mode;
       record.mtime_ns = stat.stx_mtime.tv_sec * 1'000'000'000LL + stat.stx_mtime.tv_nsec;
+      device = (std::uint64_t{stat.stx_dev_major} << 32) | stat.stx_dev_minor;
+      inode = stat.stx_ino;
+      ctime_ns = stat.stx_ctime.tv_sec * 1'000'000'000LL + stat.stx_ctime.tv_nsec;
     }
   }
 
   std::unique_ptr<StageChain> chain;
   std::uint64_t delivered = 0;
   if (status) {
-    const FileInfo info{record.rel_path, record.size, record.mode, record.mtime_ns, &delivered};
+    const FileInfo info{record.rel_path, record.size, record.mode, record.mtime_ns,
+                        &delivered,      device,      inode,       ctime_ns};
     chain = StageChain::build(shared->stages, info, shared->runtime);
   }
 

@@ -49,6 +49,10 @@ struct FileInfo {
   std::int64_t mtime_ns;
   // Input bytes handed to the chain so far; the file flow keeps it up to date.
   const std::uint64_t* bytes_read = nullptr;
+  // Who the file is, from statx; 0 when not asked (files read in one go skip the statx).
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  std::int64_t ctime_ns = 0;
 };
 
 struct Chunk {

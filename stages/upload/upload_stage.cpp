@@ -12,6 +12,7 @@
 #include "pipeline/wakeup.hpp"
 #include "stages/output_tree.hpp"
 #include "stages/tree_file_writer.hpp"
+#include "stages/upload/digest_cache.hpp"
 #include "stages/upload/http_store.hpp"
 #include "stages/upload/object_store.hpp"
 #include "stages/upload/part_plan.hpp"
@@ -92,6 +93,7 @@ struct UploadShared {
   std::uint64_t incoming = 0;          // temporary keys handed out (layout = "content")
   // The first refusal of our credentials: later files fail at once instead of asking again.
   std::optional<std::string> refused;
+  DigestCache* digests = nullptr;  // layout = "content" with skip_existing
 };
 
 // A buffer for one part (or a whole single-PUT object) and its checksum, paid for from the
@@ -148,6 +150,15 @@ class NetworkUpload final : public pipeline::FileStage {
     }
     skip_ =
         shared.options.skip_existing && shared.store->can_lookup() && !shared.digest_name.empty();
+    identity_ = FileIdentity{file.device, file.inode, file.size, file.mtime_ns, file.ctime_ns};
+    if (incoming_ && skip_ && shared.digests != nullptr) {
+      // Seen before: named (and looked up) before the first byte leaves.
+      if (auto digest = shared.digests->find(identity_, shared.digest_name)) {
+        expected_digest_ = *digest;
+        key_ = *digest + shared.suffix;
+        incoming_ = false;
+      }
+    }
   }
 
   ~NetworkUpload() override {
@@ -186,13 +197,15 @@ class NetworkUpload final : public pipeline::FileStage {
       while (parts_in_flight_ > 0)
         co_await parts_done_.wait();
       if (!status_) co_return status_;
+      // Uploaded under the cached digest's name, but the bytes say otherwise: rename it.
+      if (!expected_digest_.empty() && digest != expected_digest_) incoming_ = true;
     }
     if (verify_only_) {
       // The store's object matched size and mtime; the digest decides.
       if (digest != stored_digest_) {
         co_return fail(
-            "the stored object has the same size and mtime but other content; re-run with "
-            "skip_existing = false to replace it");
+            "the stored object looked like this file (name, size, mtime) but holds other "
+            "content; re-run with skip_existing = false to replace it");
       }
       upload_.skipped = true;
     } else if (multipart_) {
@@ -201,6 +214,8 @@ class NetworkUpload final : public pipeline::FileStage {
       co_await put_single(digest);
     }
     if (!status_) co_return status_;
+    if (shared_.digests != nullptr && !digest.empty())
+      shared_.digests->add(identity_, shared_.digest_name, digest);
     upload_.url = shared_.store->url_for(key_);
     record.upload = std::move(upload_);
     co_return status_;
@@ -269,8 +284,13 @@ class NetworkUpload final : public pipeline::FileStage {
           note_error(stored.error());
           co_return;
         }
-        if (stored->exists && stored->size == file_size_ && stored->mtime_ns == mtime_ns_ &&
-            !stored->digest_hex.empty()) {
+        // The store may hold this file already: by name and digest (content), or by name,
+        // size and mtime (mirror). Then the file is only hashed, and its digest decides.
+        const bool candidate =
+            stored->exists && !stored->digest_hex.empty() &&
+            (expected_digest_.empty() ? stored->size == file_size_ && stored->mtime_ns == mtime_ns_
+                                      : stored->digest_hex == expected_digest_);
+        if (candidate) {
           verify_only_ = true;
           stored_digest_ = stored->digest_hex;
           upload_.bytes = 0;
@@ -425,8 +445,10 @@ class NetworkUpload final : public pipeline::FileStage {
   std::string key_;
   bool multipart_ = false;
   bool skip_ = false;
-  bool incoming_ = false;     // key_ is temporary: the object is copied to its digest's name
-  bool verify_only_ = false;  // the store may already hold this file: hash, send nothing
+  bool incoming_ = false;  // key_ is temporary: the object is copied to its digest's name
+  FileIdentity identity_;
+  std::string expected_digest_;  // layout = "content": the digest cache's, named after it
+  bool verify_only_ = false;     // the store may already hold this file: hash, send nothing
   std::string stored_digest_;
   std::size_t part_capacity_ = 0;
   std::unique_ptr<PartBuffer> part_;
@@ -450,6 +472,11 @@ std::uint64_t UploadStage::reserved_memory() const noexcept {
 }
 
 std::expected<void, std::string> UploadStage::open_run() {
+  if (options_.layout == UploadLayout::content && options_.skip_existing &&
+      !options_.url.starts_with("file://") && !context_.digest_cache.empty()) {
+    digests_ = std::make_unique<upload::DigestCache>(context_.digest_cache);
+    digests_->load();
+  }
   if (options_.url.starts_with("file://")) {
     store_url_ = options_.url;
     while (store_url_.size() > 8 && store_url_.back() == '/')
@@ -480,6 +507,7 @@ void UploadStage::start(pipeline::Runtime& runtime) {
   shared_->suffix = context_.suffix;
   shared_->digest_name = context_.digest_name;
   // One-PUT objects are held whole: at most half the budget each, so two are in flight.
+  if (digests_) shared_->digests = digests_.get();
   shared_->single_put_limit =
       std::min<std::uint64_t>(options_.multipart_threshold, context_.memory / 2);
   if (s3) {
@@ -514,7 +542,7 @@ std::unique_ptr<pipeline::FileStage> UploadStage::begin(
 }
 
 pipeline::task<pipeline::Status> UploadStage::finish_run(pipeline::Runtime& runtime) {
-  (void)runtime;
+  if (digests_) co_await runtime.cpu.offload([this] { digests_->save(); });
   co_return pipeline::Status{};
 }
 

@@ -8,6 +8,7 @@
 // come out of the upload's share of memory_limit; the read and compress buffers go back at once.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@ namespace piperun::stages {
 class OutputTree;
 
 namespace upload {
+class DigestCache;
 class ObjectStore;
 class RetryingClient;
 class Throttle;
@@ -39,6 +41,7 @@ struct UploadContext {
   std::string suffix;                                 // ".zst" after compress
   std::string digest_name;                            // the first hash's name; empty: no hash
   std::uint64_t memory = 64ull << 20;                 // the upload's share of memory_limit
+  std::filesystem::path digest_cache;                 // upload/digest_cache.hpp; empty: none
 };
 
 class UploadStage final : public pipeline::Stage {
@@ -63,6 +66,7 @@ class UploadStage final : public pipeline::Stage {
   std::string store_url_;                         // file://, without a trailing '/'
   std::unique_ptr<OutputTree> local_store_;       // file://
   std::unique_ptr<upload::UploadShared> shared_;  // network stores, once the ring runs
+  std::unique_ptr<upload::DigestCache> digests_;  // layout = "content" with skip_existing
 };
 
 }  // namespace piperun::stages
