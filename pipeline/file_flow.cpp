@@ -137,6 +137,7 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
     const FileInfo info{record.rel_path, record.size, record.mode, record.mtime_ns,
                         &delivered,      device,      inode,       ctime_ns};
     chain = StageChain::build(shared->stages, info, shared->runtime);
+    status = co_await chain->prepare();
   }
 
   const std::uint64_t size = record.size;

@@ -68,6 +68,10 @@ struct Chunk {
 class FileStage {
  public:
   virtual ~FileStage() = default;
+  // Before the file's first read: wait for what the stage must hold for the whole file (the
+  // upload's buffer for a one-PUT object). Waiting here holds no read buffer, so a file that
+  // holds such memory and needs reads never waits on files that hold reads and need memory.
+  virtual task<Status> prepare() { co_return Status{}; }
   // Called once per chunk, in file order; the next call comes only after this one is done.
   virtual task<Status> on_chunk(Chunk chunk) = 0;
   // Every chunk was delivered: complete the work and add results to `record`.

@@ -18,6 +18,14 @@ std::unique_ptr<StageChain> StageChain::build(std::span<const std::unique_ptr<St
   return chain;
 }
 
+task<Status> StageChain::prepare() {
+  for (const auto& stage : stages_) {
+    Status status = co_await stage->prepare();
+    if (!status) co_return status;
+  }
+  co_return Status{};
+}
+
 task<Status> StageChain::on_chunk(Chunk chunk) {
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     Chunk mine = chunk;

@@ -17,6 +17,7 @@ class StageChain final : public FileStage {
   static std::unique_ptr<StageChain> build(std::span<const std::unique_ptr<Stage>> stages,
                                            const FileInfo& file, Runtime& runtime);
 
+  task<Status> prepare() override;
   // The chunk goes to each stage in turn; only the last one may take its lease.
   task<Status> on_chunk(Chunk chunk) override;
   // Stops at the first failure; abort() then aborts that stage and the ones after it.

@@ -94,6 +94,8 @@ class CompressFileStage final : public pipeline::FileStage {
     co_return co_await start_frame(std::move(*chunk.lease), chunk.bytes);
   }
 
+  pipeline::task<pipeline::Status> prepare() override { return downstream_->prepare(); }
+
   pipeline::task<pipeline::Status> finish(pipeline::FileRecord& record) override {
     // No chunk at all: an empty input still makes a valid (empty) frame.
     if (!started_any_) {

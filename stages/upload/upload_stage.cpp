@@ -74,18 +74,24 @@ std::string hex_of_base64(std::string_view base64) {
 // Everything the network uploads of one run share, created once the ring runs.
 struct UploadShared {
   UploadShared(io::Ring& ring, std::unique_ptr<io::HttpClient> http_client,
-               const UploadOptions& options, std::uint64_t memory)
+               const UploadOptions& options, std::uint64_t memory, bool multipart)
       : options(options),
         http(std::move(http_client)),
         throttle(ring, options.concurrency),
         client(ring, *http, throttle, RetryPolicy{options.retries}),
-        memory(ring, memory) {}
+        whole_objects(ring, multipart ? memory / 2 : memory),
+        parts(ring, multipart ? memory - memory / 2 : 0) {}
 
   const UploadOptions& options;
   std::unique_ptr<io::HttpClient> http;
   Throttle throttle;
   RetryingClient client;
-  pipeline::ByteBudget memory;
+  // The upload memory, in two halves: one-PUT objects take theirs before their file's first
+  // read and hold it while the file is read; multipart parts take theirs as they fill and give
+  // it back once sent, which needs no read. Apart, a file waiting for part memory (holding read
+  // buffers) never waits on a one-PUT object that waits for a read buffer.
+  pipeline::ByteBudget whole_objects;
+  pipeline::ByteBudget parts;
   std::unique_ptr<ObjectStore> store;
   std::string suffix;
   std::string digest_name;
@@ -102,6 +108,7 @@ struct PartBuffer {
   std::unique_ptr<std::byte[]> data;
   std::size_t capacity = 0;
   std::size_t fill = 0;
+  pipeline::ByteBudget* budget = nullptr;  // where `capacity` goes back
   std::unique_ptr<TransportChecksum> checksum;
 
   std::span<const std::byte> bytes() const { return {data.get(), fill}; }
@@ -138,12 +145,12 @@ class NetworkUpload final : public pipeline::FileStage {
         status_ = fail(fmt::format(
             "{} bytes do not fit the upload memory ({} bytes) and this store takes one PUT per "
             "object: raise memory_limit",
-            bound, shared.memory.total()));
-      } else if (part_capacity_ > shared.memory.total()) {
+            bound, shared.whole_objects.total()));
+      } else if (part_capacity_ > shared.parts.total()) {
         status_ =
             fail(fmt::format("parts of {} bytes do not fit the upload memory ({} bytes): "
                              "raise memory_limit",
-                             part_capacity_, shared.memory.total()));
+                             part_capacity_, shared.parts.total()));
       }
     } else {
       part_capacity_ = static_cast<std::size_t>(bound);
@@ -162,7 +169,7 @@ class NetworkUpload final : public pipeline::FileStage {
   }
 
   ~NetworkUpload() override {
-    if (part_) shared_.memory.release(part_->capacity);
+    if (part_) part_->budget->release(part_->capacity);
   }
 
   pipeline::task<pipeline::Status> on_chunk(pipeline::Chunk chunk) override {
@@ -172,7 +179,7 @@ class NetworkUpload final : public pipeline::FileStage {
                      ")");
     std::span<const std::byte> bytes = chunk.bytes;
     while (!bytes.empty() && !verify_only_) {
-      if (!part_) co_await new_part();
+      if (!part_) co_await new_part(shared_.parts);
       const std::size_t take = std::min(bytes.size(), part_->capacity - part_->fill);
       co_await append(bytes.first(take));
       bytes = bytes.subspan(take);
@@ -239,9 +246,15 @@ class NetworkUpload final : public pipeline::FileStage {
     if (status_) fail(error.message);
   }
 
-  pipeline::task<void> new_part() {
-    co_await shared_.memory.acquire(part_capacity_);
+  pipeline::task<pipeline::Status> prepare() override {
+    if (status_ && !multipart_) co_await new_part(shared_.whole_objects);
+    co_return status_;
+  }
+
+  pipeline::task<void> new_part(pipeline::ByteBudget& budget) {
+    co_await budget.acquire(part_capacity_);
     part_ = std::make_unique<PartBuffer>();
+    part_->budget = &budget;
     part_->capacity = part_capacity_;
     part_->data.reset(new std::byte[std::max<std::size_t>(1, part_capacity_)]);
     part_->checksum = std::make_unique<TransportChecksum>(shared_.options.checksum);
@@ -310,7 +323,7 @@ class NetworkUpload final : public pipeline::FileStage {
 
   void release_part() {
     if (!part_) return;
-    shared_.memory.release(part_->capacity);
+    part_->budget->release(part_->capacity);
     part_.reset();
   }
 
@@ -348,7 +361,7 @@ class NetworkUpload final : public pipeline::FileStage {
         done.checksum_value = body.checksum_base64;
       }
     }
-    self->shared_.memory.release(part->capacity);
+    part->budget->release(part->capacity);
     part.reset();
     --self->parts_in_flight_;
     self->parts_done_.notify(self->runtime_.ring);
@@ -411,7 +424,6 @@ class NetworkUpload final : public pipeline::FileStage {
   }
 
   pipeline::task<void> put_single(const std::string& digest) {
-    if (!part_) co_await new_part();  // an empty file: an empty object
     if (skip_) {
       auto stored = co_await shared_.store->lookup(key_, upload_.attempts);
       if (!stored) {
@@ -460,6 +472,19 @@ class NetworkUpload final : public pipeline::FileStage {
   pipeline::Status status_;
 };
 
+// Every file of a run whose transport could not start.
+class FailedUpload final : public pipeline::FileStage {
+ public:
+  explicit FailedUpload(std::string message) : message_(std::move(message)) {}
+  pipeline::task<pipeline::Status> prepare() override { co_return failure(); }
+  pipeline::task<pipeline::Status> on_chunk(pipeline::Chunk) override { co_return failure(); }
+  pipeline::task<pipeline::Status> finish(pipeline::FileRecord&) override { co_return failure(); }
+
+ private:
+  pipeline::Status failure() const { return std::unexpected(pipeline::Failure{message_}); }
+  std::string message_;
+};
+
 }  // namespace upload
 
 UploadStage::UploadStage(UploadOptions options, UploadContext context)
@@ -500,16 +525,19 @@ void UploadStage::start(pipeline::Runtime& runtime) {
     http_options.netrc = true;
   }
   auto http = io::HttpClient::create(runtime.ring, http_options);
-  // Without libcurl nothing can be sent: every file fails with this message.
-  if (!http) return;
+  if (!http) {
+    // Without libcurl nothing can be sent: every file fails with this message.
+    start_error_ = "upload: " + http.error();
+    return;
+  }
   shared_ = std::make_unique<upload::UploadShared>(runtime.ring, std::move(*http), options_,
-                                                   context_.memory);
+                                                   context_.memory, s3);
   shared_->suffix = context_.suffix;
   shared_->digest_name = context_.digest_name;
-  // One-PUT objects are held whole: at most half the budget each, so two are in flight.
   if (digests_) shared_->digests = digests_.get();
+  // One-PUT objects are held whole: at most half their budget each, so two are in flight.
   shared_->single_put_limit =
-      std::min<std::uint64_t>(options_.multipart_threshold, context_.memory / 2);
+      std::min<std::uint64_t>(options_.multipart_threshold, shared_->whole_objects.total() / 2);
   if (s3) {
     auto location = upload::parse_s3_url(options_.url);
     location->endpoint = options_.endpoint;
@@ -537,7 +565,8 @@ std::unique_ptr<pipeline::FileStage> UploadStage::begin(
     writer.skip_existing = options_.skip_existing;
     return make_tree_file_writer(*local_store_, std::move(writer), file, runtime);
   }
-  if (!shared_) start(runtime);
+  if (!shared_ && start_error_.empty()) start(runtime);
+  if (!shared_) return std::make_unique<upload::FailedUpload>(start_error_);
   return std::make_unique<upload::NetworkUpload>(*shared_, file, runtime, !context_.suffix.empty());
 }
 

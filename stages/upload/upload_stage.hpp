@@ -67,6 +67,7 @@ class UploadStage final : public pipeline::Stage {
   std::unique_ptr<OutputTree> local_store_;       // file://
   std::unique_ptr<upload::UploadShared> shared_;  // network stores, once the ring runs
   std::unique_ptr<upload::DigestCache> digests_;  // layout = "content" with skip_existing
+  std::string start_error_;                       // the transport could not start
 };
 
 }  // namespace piperun::stages

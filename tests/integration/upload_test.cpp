@@ -412,6 +412,26 @@ TEST_F(ItUploadS3, PeakMemoryStaysUnderTheLimitForFilesFarLargerThanIt) {
   EXPECT_EQ(meta.at("x-amz-meta-size"), std::to_string(256 * kMiB));
 }
 
+TEST_F(ItUploadS3, ManyFilesNearTheOnePutLimitInLittleMemoryComplete) {
+  // 32 MiB: 8 MiB for one-PUT objects (4 MiB each at most), 8 MiB for parts, 16 MiB of reads.
+  // Each file needs a whole object's memory while it is read, and 64 files are in flight: if
+  // files waiting for that memory held the read buffers, the ones holding it would starve.
+  Job job;
+  for (int i = 0; i < 30; ++i)
+    job.file("f" + std::to_string(i), random_bytes(3 * kMiB + 1000 * static_cast<std::size_t>(i),
+                                                   static_cast<std::uint64_t>(500 + i)));
+  job.file("big", random_bytes(20 * kMiB, 499));  // and a multipart one among them
+  configure_s3(job, unique_prefix("little-memory"));
+  job.set("pipeline", "stages", R"(["hash", "upload"])");
+  job.set("pipeline", "memory_limit", R"("32MiB")");
+  job.set("upload", "multipart_threshold", R"("64MiB")");
+  RunResult result = run_with_credentials(job, std::string(kS3SecretKey), {},
+                                          RunOptions{.timeout = std::chrono::seconds(60)});
+  ASSERT_FALSE(result.timed_out) << "stalled";
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_EQ(summary_upload(read_json(job.manifest()))["objects_uploaded"], 31);
+}
+
 TEST_F(ItUploadS3, TheRingDrivesCurlNoPollCallsAtAll) {
   const auto strace = find_program("strace");
   ASSERT_TRUE(strace) << "strace is needed";
