@@ -65,6 +65,10 @@ log file = $D/log/\$name.log
 admin socket = $D/run/\$name.asok
 [mon]
 mon data = $D/\$name
+# Every osdmap change (a pool, its application, the OSD's boot) waits out the proposal
+# interval: 1 s by default, which made radosgw's first start (its pools) take 15 s.
+paxos propose interval = 0.01
+paxos min wait = 0.001
 [osd]
 osd data = $D/\$name
 $store_conf
@@ -74,6 +78,7 @@ rgw data = $D/rgw
 rgw dns name = localhost
 rgw gc obj min wait = 0
 rgw gc processor period = 30
+objecter tick interval = 0.25
 CONF
     local C=(-c "$D/ceph.conf") K="$D/keyring"
     ceph-authtool --create-keyring "$K" --gen-key -n mon. --cap mon 'allow *' >/dev/null
