@@ -535,9 +535,11 @@ void UploadStage::start(pipeline::Runtime& runtime) {
   shared_->suffix = context_.suffix;
   shared_->digest_name = context_.digest_name;
   if (digests_) shared_->digests = digests_.get();
-  // One-PUT objects are held whole: at most half their budget each, so two are in flight.
+  // S3: one-PUT objects are held whole, at most half their budget each, so two are in flight.
+  // Plain HTTP has nothing but one PUT per object: any object that fits the budget.
   shared_->single_put_limit =
-      std::min<std::uint64_t>(options_.multipart_threshold, shared_->whole_objects.total() / 2);
+      s3 ? std::min<std::uint64_t>(options_.multipart_threshold, shared_->whole_objects.total() / 2)
+         : shared_->whole_objects.total();
   if (s3) {
     auto location = upload::parse_s3_url(options_.url);
     location->endpoint = options_.endpoint;

@@ -464,6 +464,8 @@ TEST(ItUploadHttp, EveryObjectArrivesThroughPut) {
   job.set("pipeline", "stages", R"(["hash", "compress", "upload"])");
   job.set("pipeline", "memory_limit", R"("128MiB")");
   job.set("upload", "url", toml_string(std::string(kDavUrl) + sub));
+  // One PUT per object whatever its size: the threshold is S3's multipart one.
+  job.set("upload", "multipart_threshold", R"("5MiB")");
   RunResult result = job.run_pipe();
   ASSERT_EQ(result.exit_code, 0) << result.describe();
   for (const auto& [rel, contents] : files)
