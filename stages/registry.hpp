@@ -19,7 +19,7 @@ struct StageOptions {
   WriteOptions write;
   UploadOptions upload;
   UploadContext upload_context;  // credentials, digest name, memory share
-  unsigned cpu_threads = 1;  // the CPU pool's workers
+  unsigned cpu_threads = 1;      // the CPU pool's workers
 };
 
 // Fails naming the first stage this build cannot run yet.

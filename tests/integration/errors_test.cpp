@@ -116,10 +116,9 @@ TEST(ItErrors, S3UploadWithoutCredentialsExitsTwoNamingTheKey) {
   job.set("pipeline", "stages", R"(["hash", "upload"])");
   job.set("upload", "url", R"("s3://bucket/prefix")");
   job.write_config();
-  const RunResult result =
-      run({"env", "-u", "AWS_ACCESS_KEY_ID", "-u", "AWS_SECRET_ACCESS_KEY", kBinary.string(),
-           job.config().string()},
-          RunOptions{.timeout = std::chrono::seconds(30)});
+  const RunResult result = run({"env", "-u", "AWS_ACCESS_KEY_ID", "-u", "AWS_SECRET_ACCESS_KEY",
+                                kBinary.string(), job.config().string()},
+                               RunOptions{.timeout = std::chrono::seconds(30)});
   EXPECT_EQ(result.exit_code, 2) << result.describe();
   EXPECT_TRUE(contains(result.err, "upload.url")) << result.describe();
   EXPECT_TRUE(contains(result.err, "AWS_SECRET_ACCESS_KEY")) << result.describe();
