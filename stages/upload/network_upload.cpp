@@ -107,7 +107,7 @@ class NetworkUpload final : public pipeline::FileStage {
             "{} bytes do not fit the upload memory ({} bytes) and this store takes one PUT per "
             "object: raise memory_limit",
             bound, shared.whole_objects.total()));
-      } else if (part_capacity_ > shared.parts.total()) {
+      } else if (part_capacity_ > std::min(shared.parts.total(), shared.whole_objects.total())) {
         status_ =
             fail(fmt::format("parts of {} bytes do not fit the upload memory ({} bytes): "
                              "raise memory_limit",
@@ -140,12 +140,11 @@ class NetworkUpload final : public pipeline::FileStage {
                      ")");
     std::span<const std::byte> bytes = chunk.bytes;
     while (!bytes.empty() && !verify_only_) {
-      if (!part_) co_await new_part(shared_.parts);
       const std::size_t take = std::min(bytes.size(), part_->capacity - part_->fill);
       co_await append(bytes.first(take));
       bytes = bytes.subspan(take);
       if (multipart_ && part_->fill == part_->capacity) {
-        co_await ship_part();
+        co_await ship_part(false);
         if (!status_) co_return status_;
       }
     }
@@ -161,7 +160,11 @@ class NetworkUpload final : public pipeline::FileStage {
     meta_.digest_hex = digest;
     if (key_.empty()) key_ = digest + shared_.suffix;  // content layout
     if (multipart_ && !verify_only_) {
-      if (part_ && (part_->fill > 0 || parts_.empty())) co_await ship_part();
+      if (part_ && (part_->fill > 0 || parts_.empty())) {
+        co_await ship_part(true);
+      } else {
+        release_part();  // the file ended with a part: the fresh buffer was not needed
+      }
       while (parts_in_flight_ > 0)
         co_await parts_done_.wait();
       if (!status_) co_return status_;
@@ -207,13 +210,18 @@ class NetworkUpload final : public pipeline::FileStage {
     if (status_) fail(error.message);
   }
 
+  // A one-PUT object's buffer, or the buffer a multipart file fills: the file holds it from
+  // before its first read to its end (see UploadShared).
   pipeline::task<pipeline::Status> prepare() override {
-    if (status_ && !multipart_) co_await new_part(shared_.whole_objects);
+    if (status_) {
+      co_await shared_.whole_objects.acquire(part_capacity_);
+      allocate_part(shared_.whole_objects);
+    }
     co_return status_;
   }
 
-  pipeline::task<void> new_part(pipeline::ByteBudget& budget) {
-    co_await budget.acquire(part_capacity_);
+  // A buffer whose memory `charged` has granted already.
+  void allocate_part(pipeline::ByteBudget& budget) {
     part_ = std::make_unique<PartBuffer>();
     part_->budget = &budget;
     part_->capacity = part_capacity_;
@@ -250,7 +258,9 @@ class NetworkUpload final : public pipeline::FileStage {
   }
 
   // Before the first part leaves: is the object already there, or must an upload begin?
-  pipeline::task<void> ship_part() {
+  // `last`: the file's final part, sent from the file's own buffer. Others are paid from the
+  // parts' memory while they are sent, and the file goes on filling a fresh buffer.
+  pipeline::task<void> ship_part(bool last) {
     if (upload_id_.empty() && !verify_only_) {
       if (skip_ && !incoming_) {
         auto stored = co_await shared_.store->lookup(key_, upload_.attempts);
@@ -279,7 +289,14 @@ class NetworkUpload final : public pipeline::FileStage {
       }
       upload_id_ = *created;
     }
+    if (last) {
+      start_part_upload();
+      co_return;
+    }
+    co_await shared_.parts.acquire(part_capacity_);
+    part_->budget = &shared_.parts;
     start_part_upload();
+    allocate_part(shared_.whole_objects);
   }
 
   void release_part() {

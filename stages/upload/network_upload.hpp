@@ -36,10 +36,12 @@ struct UploadShared {
   std::unique_ptr<io::HttpClient> http;
   Throttle throttle;
   RetryingClient client;
-  // The upload memory, in two halves: one-PUT objects take theirs before their file's first
-  // read and hold it while the file is read; multipart parts take theirs as they fill and give
-  // it back once sent, which needs no read. Apart, a file waiting for part memory (holding read
-  // buffers) never waits on a one-PUT object that waits for a read buffer.
+  // The upload memory, in two halves, so that no file waits for memory while holding what
+  // the files that hold memory need. `whole_objects`: each file takes a buffer before its first
+  // read (waiting there holds no read buffer) and keeps it to its end: a one-PUT object's, or
+  // the one a multipart file fills. `parts`: a full part is paid from here while it is sent,
+  // and the file fills a fresh buffer on its own reservation; sends end without any read, so a
+  // file waiting for `parts` always gets it.
   pipeline::ByteBudget whole_objects;
   pipeline::ByteBudget parts;
   std::unique_ptr<ObjectStore> store;

@@ -432,6 +432,25 @@ TEST_F(ItUploadS3, ManyFilesNearTheOnePutLimitInLittleMemoryComplete) {
   EXPECT_EQ(summary_upload(read_json(job.manifest()))["objects_uploaded"], 31);
 }
 
+TEST_F(ItUploadS3, ManyMultipartFilesAtOnceInLittleMemoryComplete) {
+  // Several large files compressed and sent in parts at once, in 32 MiB: a file filling a part
+  // needs compressed frames, and frames of other files wait for part memory. If a part being
+  // filled were paid from the memory those frames wait for, every file would wait on another.
+  Job job;
+  for (int i = 0; i < 8; ++i)
+    job.file("large-" + std::to_string(i),
+             mixed_bytes(12 * kMiB, static_cast<std::uint64_t>(700 + i)));
+  const std::string prefix = unique_prefix("multipart-memory");
+  configure_s3(job, prefix);
+  job.set("pipeline", "memory_limit", R"("32MiB")");
+  RunResult result = run_with_credentials(job, std::string(kS3SecretKey), {},
+                                          RunOptions{.timeout = std::chrono::seconds(60)});
+  ASSERT_FALSE(result.timed_out) << "stalled";
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_EQ(summary_upload(read_json(job.manifest()))["objects_uploaded"], 8);
+  EXPECT_EQ(decompress(s3_cat(prefix + "/large-3.zst")), read_file(job.root() / "large-3"));
+}
+
 TEST_F(ItUploadS3, TheRingDrivesCurlNoPollCallsAtAll) {
   const auto strace = find_program("strace");
   ASSERT_TRUE(strace) << "strace is needed";
