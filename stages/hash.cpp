@@ -1,5 +1,7 @@
 #include "stages/hash.hpp"
 
+#include "stages/hex.hpp"
+
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t by value: no malloc per file
 #include <array>
 #include <optional>
@@ -10,16 +12,6 @@
 
 namespace piperun::stages {
 namespace {
-
-std::string to_hex(const unsigned char* bytes, std::size_t count) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex(count * 2, '0');
-  for (std::size_t i = 0; i < count; ++i) {
-    hex[2 * i] = kDigits[bytes[i] >> 4];
-    hex[2 * i + 1] = kDigits[bytes[i] & 0xf];
-  }
-  return hex;
-}
 
 // All digests of one file. Lives on the heap (the FileStage), never in a coroutine frame:
 // XXH3_state_t needs 64-byte alignment that frames do not promise.
@@ -61,20 +53,20 @@ class Digests {
         case HashAlgorithm::xxh3_128: {
           XXH128_canonical_t canonical;
           XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(&*xxh3_));
-          hex = to_hex(canonical.digest, sizeof canonical.digest);
+          hex = to_hex(std::as_bytes(std::span(canonical.digest)));
           break;
         }
         case HashAlgorithm::xxh64: {
           XXH64_canonical_t canonical;
           XXH64_canonicalFromHash(&canonical, XXH64_digest(&*xxh64_));
-          hex = to_hex(canonical.digest, sizeof canonical.digest);
+          hex = to_hex(std::as_bytes(std::span(canonical.digest)));
           break;
         }
         case HashAlgorithm::sha256: {
           std::array<unsigned char, EVP_MAX_MD_SIZE> digest;
           unsigned int length = 0;
           EVP_DigestFinal_ex(sha256_, digest.data(), &length);
-          hex = to_hex(digest.data(), length);
+          hex = to_hex(std::as_bytes(std::span(digest).first(length)));
           break;
         }
       }

@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include "pipeline/wakeup.hpp"
+#include "stages/hex.hpp"
 #include "stages/upload/digest_cache.hpp"
 #include "stages/upload/part_plan.hpp"
 #include "stages/upload/transport_checksum.hpp"
@@ -39,28 +40,6 @@ std::string_view checksum_label(stages::TransportChecksum kind) {
       break;
   }
   return "";
-}
-
-std::string hex_of_base64(std::string_view base64) {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string bytes;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : base64) {
-    const std::size_t value = kAlphabet.find(c);
-    if (value == std::string_view::npos) break;
-    buffer = (buffer << 6) | static_cast<unsigned>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      bytes.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  std::string hex;
-  for (unsigned char c : bytes)
-    hex += fmt::format("{:02x}", c);
-  return hex;
 }
 
 // A buffer for one part (or a whole single-PUT object) and its checksum, paid for from the
@@ -247,10 +226,11 @@ class NetworkUpload final : public pipeline::FileStage {
   Body body_of(PartBuffer& part) {
     Body body;
     body.bytes = part.bytes();
-    body.checksum_base64 = part.checksum->finish_base64();
+    const ChecksumBytes checksum = part.checksum->finish();
+    if (checksum.size > 0) body.checksum_base64 = base64_encode(checksum.bytes());
     // A SHA-256 checksum doubles as the signed payload hash: the signature covers the body.
     if (shared_.options.checksum == stages::TransportChecksum::sha256)
-      body.sha256_hex = hex_of_base64(body.checksum_base64);
+      body.sha256_hex = to_hex(checksum.bytes());
     if (!body.checksum_base64.empty())
       upload_.checksum =
           fmt::format("{}:{}", checksum_label(shared_.options.checksum), body.checksum_base64);
@@ -320,7 +300,6 @@ class NetworkUpload final : public pipeline::FileStage {
   static pipeline::task<void> upload_part(NetworkUpload* self, unsigned number,
                                           std::unique_ptr<PartBuffer> part) {
     const Body body = self->body_of(*part);
-    const TransportChecksum names(self->shared_.options.checksum);
     unsigned attempts = 0;
     auto sent = co_await self->shared_.store->put_part(self->key_, self->upload_id_, number, body,
                                                        attempts);
@@ -334,8 +313,8 @@ class NetworkUpload final : public pipeline::FileStage {
         self->runtime_.event(fmt::format("upload: {}: part {} stored",
                                          self->shared_.store->url_for(self->key_), number));
       }
-      if (!names.complete_element().empty()) {
-        done.checksum_name = std::string(names.complete_element());
+      if (!self->shared_.checksum_element.empty()) {
+        done.checksum_name = self->shared_.checksum_element;
         done.checksum_value = body.checksum_base64;
       }
     }

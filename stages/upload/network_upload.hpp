@@ -47,6 +47,8 @@ struct UploadShared {
   std::unique_ptr<ObjectStore> store;
   std::string suffix;
   std::string digest_name;
+  // CompleteMultipartUpload's element for a part's checksum ("ChecksumCRC32C"...); empty: none.
+  std::string checksum_element;
   std::uint64_t single_put_limit = 0;  // objects up to this size go in one PUT
   std::uint64_t incoming = 0;          // temporary keys handed out (layout = "content")
   // The first refusal of our credentials: later files fail at once instead of asking again.

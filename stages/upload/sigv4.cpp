@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include "stages/hex.hpp"
 #include "stages/upload/uri_encode.hpp"
 
 namespace piperun::stages::upload {
@@ -19,16 +20,6 @@ constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 [[noreturn]] void libcrypto_failed(const char* what) {
   std::fprintf(stderr, "pipe-run: OpenSSL %s failed\n", what);
   std::abort();
-}
-
-std::string to_hex(std::span<const unsigned char> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex(bytes.size() * 2, '0');
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    hex[2 * i] = kDigits[bytes[i] >> 4];
-    hex[2 * i + 1] = kDigits[bytes[i] & 0xf];
-  }
-  return hex;
 }
 
 SigningKey hmac_sha256(std::span<const unsigned char> key, std::string_view data) {
@@ -165,7 +156,8 @@ SignedRequest sign_with(const RequestToSign& request, const Credentials& credent
   const std::string request_hash = sha256_hex(std::as_bytes(std::span(canonical.request)));
   const std::string string_to_sign =
       fmt::format("{}\n{}\n{}\n{}", kAlgorithm, canonical.date_time, scope, request_hash);
-  const std::string signature = to_hex(hmac_sha256(key, string_to_sign));
+  const SigningKey mac = hmac_sha256(key, string_to_sign);
+  const std::string signature = to_hex(std::as_bytes(std::span(mac)));
 
   SignedRequest signed_request;
   signed_request.canonical_query = std::move(canonical.query);
@@ -253,7 +245,7 @@ std::string sha256_hex(std::span<const std::byte> bytes) {
       length != digest.size()) {
     libcrypto_failed("SHA-256");
   }
-  return to_hex(digest);
+  return to_hex(std::as_bytes(std::span(digest)));
 }
 
 }  // namespace piperun::stages::upload

@@ -38,6 +38,8 @@ std::array<std::byte, sizeof(Unsigned)> big_endian(Unsigned value) {
   return bytes;
 }
 
+static_assert(sizeof(ChecksumBytes{}.storage) >= EVP_MAX_MD_SIZE);
+
 }  // namespace
 
 void TransportChecksum::DigestFree::operator()(evp_md_ctx_st* context) const {
@@ -129,37 +131,45 @@ void TransportChecksum::update(std::span<const std::byte> bytes) {
   }
 }
 
-std::string TransportChecksum::finish_base64() {
-  std::string encoded;
+ChecksumBytes TransportChecksum::finish() {
+  ChecksumBytes out;
+  auto keep = [&out](std::span<const std::byte> bytes) {
+    std::copy(bytes.begin(), bytes.end(), out.storage.begin());
+    out.size = bytes.size();
+  };
   switch (kind_) {
     case Kind::md5:
     case Kind::sha256: {
-      std::array<std::byte, EVP_MAX_MD_SIZE> digest;
       unsigned int length = 0;
-      if (EVP_DigestFinal_ex(digest_.get(), reinterpret_cast<unsigned char*>(digest.data()),
+      if (EVP_DigestFinal_ex(digest_.get(), reinterpret_cast<unsigned char*>(out.storage.data()),
                              &length) != 1) {
         libcrypto_failed(digest_name(kind_));
       }
-      encoded = base64_encode(std::span(digest).first(length));
+      out.size = length;
       break;
     }
     case Kind::xxhash128: {
       XXH128_canonical_t canonical;
       XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(xxh3_.get()));
-      encoded = base64_encode(std::as_bytes(std::span(canonical.digest)));
+      keep(std::as_bytes(std::span(canonical.digest)));
       break;
     }
     case Kind::crc32c:
-      encoded = base64_encode(big_endian<std::uint32_t>(~crc32c_));
+      keep(big_endian<std::uint32_t>(~crc32c_));
       break;
     case Kind::crc64nvme:
-      encoded = base64_encode(big_endian<std::uint64_t>(crc64nvme_));
+      keep(big_endian<std::uint64_t>(crc64nvme_));
       break;
     case Kind::none:
       break;
   }
   reset();
-  return encoded;
+  return out;
+}
+
+std::string TransportChecksum::finish_base64() {
+  const ChecksumBytes digest = finish();
+  return digest.size == 0 ? std::string() : base64_encode(digest.bytes());
 }
 
 std::string_view TransportChecksum::header_name() const {

@@ -4,6 +4,7 @@
 // One object per upload or part, used by one thread at a time; nothing is allocated per update.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -18,6 +19,13 @@ struct XXH3_state_s;   // xxHash's XXH3_state_t
 
 namespace piperun::stages::upload {
 
+// A finished checksum: its bytes, big-endian as S3 encodes them; empty for none.
+struct ChecksumBytes {
+  std::array<std::byte, 64> storage{};  // EVP_MAX_MD_SIZE
+  std::size_t size = 0;
+  std::span<const std::byte> bytes() const { return {storage.data(), size}; }
+};
+
 class TransportChecksum {
  public:
   // MD5 is missing from an OpenSSL in FIPS mode: check is_available before choosing a kind;
@@ -26,7 +34,8 @@ class TransportChecksum {
   static bool is_available(piperun::stages::TransportChecksum kind);
 
   void update(std::span<const std::byte> bytes);
-  std::string finish_base64();  // then reset for reuse; empty for none
+  ChecksumBytes finish();       // then reset for reuse
+  std::string finish_base64();  // finish(), base64 as the headers carry it; empty for none
 
   // "Content-MD5", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme", "x-amz-checksum-sha256",
   // "x-amz-checksum-xxhash128"; "" for none.

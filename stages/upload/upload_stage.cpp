@@ -9,6 +9,7 @@
 #include "stages/upload/http_store.hpp"
 #include "stages/upload/network_upload.hpp"
 #include "stages/upload/s3_store.hpp"
+#include "stages/upload/transport_checksum.hpp"
 
 namespace piperun::stages {
 namespace upload {
@@ -74,6 +75,8 @@ void UploadStage::start(pipeline::Runtime& runtime) {
                                                    context_.memory, s3);
   shared_->suffix = context_.suffix;
   shared_->digest_name = context_.digest_name;
+  shared_->checksum_element =
+      std::string(upload::TransportChecksum(options_.checksum).complete_element());
   if (digests_) shared_->digests = digests_.get();
   // S3: one-PUT objects are held whole, at most half their budget each, so two are in flight.
   // Plain HTTP has nothing but one PUT per object: any object that fits the budget.

@@ -10,10 +10,8 @@
 
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
 
-#include "pipeline/byte_budget.hpp"
 #include "pipeline/stage.hpp"
 #include "stages/options.hpp"
 
