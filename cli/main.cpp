@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include "cli/bench_cli.hpp"
 #include "cli/config.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/summary.hpp"
@@ -90,7 +91,9 @@ int run(int argc, char** argv) {
   std::vector<std::string> overrides;
   bool quiet = false;
   bool verbose = false;
-  app.add_option("CONFIG", config_file, "the job's TOML configuration")->required();
+  app.add_option("CONFIG", config_file, "the job's TOML configuration");
+  BenchArguments bench_arguments;
+  const CLI::App* bench = add_bench_command(app, bench_arguments);
   app.add_option("--set", overrides, "override a key: section.key=value (value in TOML syntax)")
       ->take_all();
   app.add_flag("-q,--quiet", quiet, "print errors only");
@@ -100,6 +103,11 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     const int code = app.exit(error);
     return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (bench->parsed()) return run_bench_command(bench_arguments);
+  if (config_file.empty()) {
+    fmt::print(stderr, "pipe-run: CONFIG is required (or a subcommand: bench); see --help\n");
+    return kExitUsage;
   }
   const Verbosity verbosity = quiet     ? Verbosity::quiet
                               : verbose ? Verbosity::verbose
