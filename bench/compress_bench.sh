@@ -6,7 +6,8 @@
 #
 # 1. hash + compress + write, warm page cache, at each zstd level of LEVELS (1 and 3): pipe-run
 #    (stages = ["hash", "compress", "write"], XXH3-128, one .zst per file) against
-#      tar:   `tar -cf - DIR | zstd -T$(nproc) -LEVEL` (one archive, no checksums), and
+#      tar:   `tar -cf - DIR | zstd -T0 -LEVEL` (one archive, no checksums; -T0:
+#             a thread per core), and
 #      shell: the best shell pipeline doing the same job, `find . -type f -print0 |
 #             xargs -0 -P$(nproc) -n 64 sh -c 'xxhsum -H2 ... ; zstd -LEVEL --output-dir-mirror'`
 #             (one checksum file per sh process, concatenated at the end: concurrent writers
@@ -21,7 +22,7 @@
 #    Ratio = peer time / pipe-run time (> 1: pipe-run is faster). Compressed size: the sum of
 #    pipe-run's .zst files against the sum of the shell pipeline's per-file .zst files.
 # 2. One large file (LARGE_MIB, 1024 MiB: tar of /usr/share and /usr/include, repeated),
-#    warm: pipe-run against `zstd -T$(nproc) -LEVEL`. pipe-run's CPU time (user + sys, from
+#    warm: pipe-run against `zstd -T0 -LEVEL`. pipe-run's CPU time (user + sys, from
 #    /usr/bin/time) / wall time shows whether all cores worked on the one file.
 # 3. Frame size (FRAME_TABLE=1): pipe-run at level 3 on the real tree with chunk_size 1, 2 (the
 #    default), 4 and 16 MiB. Chunks are independent zstd frames, so the chunk size decides the ratio: total
@@ -340,13 +341,13 @@ run_pipe_run() {
   fi
 }
 
-# run_tar DIR LEVEL: times tar | zstd -T$cpus into out/tar/; sets T.
+# run_tar DIR LEVEL: times tar | zstd -T0 into out/tar/; sets T.
 run_tar() {
   local t0 t1
   mkdir -p -- "$out/tar"
   t0=$(now)
   tar -C "$(dirname -- "$1")" -cf - "$(basename -- "$1")" |
-    zstd -T"$cpus" "$(zflag "$2")" -q -o "$out/tar/tree.tar.zst"
+    zstd -T0 "$(zflag "$2")" -q -o "$out/tar/tree.tar.zst"
   t1=$(now)
   T=$(elapsed "$t0" "$t1")
 }
@@ -375,12 +376,12 @@ run_shell() {
   T=$(elapsed "$t0" "$t1")
 }
 
-# run_zstd FILE LEVEL: times zstd -T$cpus on one file into out/zstd/; sets T.
+# run_zstd FILE LEVEL: times zstd -T0 on one file into out/zstd/; sets T.
 run_zstd() {
   local t0 t1
   mkdir -p -- "$out/zstd"
   t0=$(now)
-  zstd -T"$cpus" "$(zflag "$2")" -q -o "$out/zstd/$(basename -- "$1").zst" -- "$1"
+  zstd -T0 "$(zflag "$2")" -q -o "$out/zstd/$(basename -- "$1").zst" -- "$1"
   t1=$(now)
   T=$(elapsed "$t0" "$t1")
 }
@@ -474,7 +475,7 @@ for level in "${levels[@]}"; do
   done
 done
 
-# ---- 2. one large file: pipe-run vs zstd -T$cpus ----
+# ---- 2. one large file: pipe-run vs zstd -T0 ----
 
 for level in "${levels[@]}"; do
   key=large.$level
@@ -551,7 +552,7 @@ pct() { calc "($1 - $2) * 100 / $2"; }
   echo "pipe-run: $("$pipe_run" --version 2>&1 | head -n 1); $(zstd --version | head -n 1)"
   echo
   echo "hash + compress + write, warm cache: pipe-run [hash, compress, write] vs"
-  echo "  tar:   tar -cf - DIR | zstd -T$cpus -L"
+  echo "  tar:   tar -cf - DIR | zstd -T0 -L"
   echo "  shell: find | xargs -0 -P$cpus -n 64 sh -c 'xxhsum -H2; zstd -L --output-dir-mirror'"
   printf '%-5s %2s %5s %7s | %7s %7s %7s | %7s %5s | %7s %5s | %8s %8s %6s | %6s\n' \
     tree L files MB pr_s pr_MB/s pr_RSS tar_s ratio sh_s ratio pr_zstMB sh_zstMB delta check
@@ -570,7 +571,7 @@ pct() { calc "($1 - $2) * 100 / $2"; }
   echo "  ratio = peer time / pipe-run time (> 1: pipe-run is faster); delta = pipe-run's .zst"
   echo "  bytes vs the shell pipeline's per-file zstd (> 0: pipe-run's outputs are larger)"
   echo
-  echo "one large file, warm cache: pipe-run vs zstd -T$cpus -L"
+  echo "one large file, warm cache: pipe-run vs zstd -T0 -L"
   printf '%-5s %2s %7s | %7s %7s %7s %8s | %7s %5s | %8s %8s %6s | %6s\n' \
     file L MB pr_s pr_MB/s pr_RSS CPU/wall zstd_s ratio pr_zstMB zs_zstMB delta check
   for level in "${levels[@]}"; do

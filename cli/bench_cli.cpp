@@ -44,6 +44,21 @@ std::expected<bench::BenchOptions, std::string> bench_options(const BenchArgumen
   options.stages = split_stages(arguments.stages);
   options.compressibility = arguments.compressibility;
   options.level = arguments.level;
+  bool known_setup = false;
+  for (auto setup : {io::RingSetup::automatic, io::RingSetup::defer_taskrun,
+                     io::RingSetup::coop_taskrun, io::RingSetup::plain, io::RingSetup::sqpoll}) {
+    if (arguments.ring_setup == bench::ring_setup_name(setup)) {
+      options.ring_setup = setup;
+      known_setup = true;
+    }
+  }
+  if (!known_setup) {
+    return std::unexpected("--ring-setup " + arguments.ring_setup +
+                           ": expected auto, defer, coop, plain or sqpoll");
+  }
+  options.fixed_buffers = !arguments.no_fixedbufs;
+  options.fixed_file = arguments.registerfiles;
+  options.submit_each = arguments.no_batching;
   options.cpu_threads = arguments.threads > 0 ? arguments.threads : pipeline::usable_cpus();
   if (auto valid = bench::validate(options); !valid) return std::unexpected(valid.error());
   return options;
@@ -92,6 +107,19 @@ CLI::App* add_bench_command(CLI::App& app, BenchArguments& arguments) {
       ->capture_default_str();
   bench->add_option("--threads", arguments.threads, "CPU workers; 0 = one per usable CPU")
       ->capture_default_str();
+  auto* variants = bench->add_option_group(
+      "engine variants", "to measure what each io_uring feature is worth (bench/RESULTS.md)");
+  variants
+      ->add_option("--ring-setup", arguments.ring_setup,
+                   "auto (DEFER_TASKRUN where the kernel has it), defer, coop, plain, or sqpoll "
+                   "(a kernel thread polls the submission queue)")
+      ->capture_default_str();
+  variants->add_flag("--no-fixedbufs", arguments.no_fixedbufs,
+                     "raw rows: plain buffers instead of registered ones");
+  variants->add_flag("--registerfiles", arguments.registerfiles,
+                     "raw rows: the file registered with the ring");
+  variants->add_flag("--no-batching", arguments.no_batching,
+                     "raw rows: one io_uring_enter per request");
   return bench;
 }
 

@@ -23,6 +23,10 @@ struct BenchArguments {
   std::string runtime = "5s";
   int level = 3;
   unsigned threads = 0;
+  std::string ring_setup = "auto";
+  bool no_fixedbufs = false;
+  bool registerfiles = false;
+  bool no_batching = false;
 };
 
 CLI::App* add_bench_command(CLI::App& app, BenchArguments& arguments);

@@ -52,8 +52,8 @@ struct SectionSchema {
 
 constexpr std::string_view kInputKeys[] = {"paths",  "include",         "exclude",
                                            "hidden", "follow_symlinks", "if_no_files"};
-constexpr std::string_view kPipelineKeys[] = {"stages",      "memory_limit", "chunk_size",
-                                              "queue_depth", "threads",      "direct_io"};
+constexpr std::string_view kPipelineKeys[] = {
+    "stages", "memory_limit", "chunk_size", "queue_depth", "threads", "direct_io", "sqpoll"};
 constexpr std::string_view kHashKeys[] = {"algorithms"};
 constexpr std::string_view kCompressKeys[] = {"level"};
 constexpr std::string_view kOutputKeys[] = {"dir", "manifest", "checksums", "fsync"};
@@ -907,6 +907,9 @@ void Loader::read_values() {
   read_int("pipeline", "queue_depth", 1, 4096, c.pipeline.queue_depth);
   read_int("pipeline", "threads", 0, 1024, c.pipeline.threads);
   read_bool("pipeline", "direct_io", c.pipeline.direct_io);
+  bool sqpoll = false;
+  read_bool("pipeline", "sqpoll", sqpoll);
+  if (sqpoll) c.pipeline.ring_setup = io::RingSetup::sqpoll;
 
   // [hash]
   if (auto items = read_strings("hash", "algorithms")) {

@@ -266,10 +266,12 @@ class TransferOp : public Operation {
   // `short_read_is_eof`: for O_DIRECT, where the rest of a short read would be unaligned.
   // `async`: have an io-wq worker do the transfer (IOSQE_ASYNC) instead of this thread inside
   // io_uring_enter: large cached reads then copy on other cores in parallel.
+  // `fixed_file`: `fd` is an index into the ring's registered files.
   void start(Ring& ring, Direction direction, int fd, std::span<std::byte> buffer,
              std::uint64_t offset, int buffer_index, bool short_read_is_eof = false,
-             bool async = false) {
+             bool async = false, bool fixed_file = false) {
     async_ = async;
+    fixed_file_ = fixed_file;
     ring_ = &ring;
     direction_ = direction;
     fd_ = fd;
@@ -312,6 +314,7 @@ class TransferOp : public Operation {
       io_uring_prep_write(&sqe, op.fd_, data, length, offset);
     }
     if (op.async_) sqe.flags |= IOSQE_ASYNC;
+    if (op.fixed_file_) sqe.flags |= IOSQE_FIXED_FILE;
   }
 
   static void on_complete(Operation& self, int result, std::uint32_t) {
@@ -343,6 +346,7 @@ class TransferOp : public Operation {
   int buffer_index_ = -1;
   bool short_read_is_eof_ = false;
   bool async_ = false;
+  bool fixed_file_ = false;
   bool finished_ = true;
   int error_ = 0;
   std::span<std::byte> buffer_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <span>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -11,13 +12,34 @@ namespace {
 
 constexpr unsigned kReapBatch = 256;
 
-// Flags to try, best first: DEFER_TASKRUN runs completion work only when we ask for events,
-// which suits a loop that always ends in io_uring_enter; kernels before 6.1 refuse it.
-constexpr std::array<unsigned, 3> kSetupFlags{
-    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
-    0,
-};
+constexpr unsigned kDefer = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+constexpr unsigned kCoop = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+constexpr unsigned kSqpoll = IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER;
+constexpr unsigned kSqpollIdleMs = 50;
+
+// Flag sets to try, best first. Automatic: DEFER_TASKRUN runs completion work only when we ask
+// for events, which suits a loop that always ends in io_uring_enter; kernels before 6.1 refuse
+// it (EINVAL), and then the next set is tried. An explicit choice is that set or an error.
+std::span<const unsigned> setup_flags(RingSetup setup) {
+  static constexpr std::array<unsigned, 3> kAutomatic{kDefer, kCoop, 0};
+  static constexpr std::array<unsigned, 1> kDeferOnly{kDefer};
+  static constexpr std::array<unsigned, 1> kCoopOnly{kCoop};
+  static constexpr std::array<unsigned, 1> kPlain{0};
+  static constexpr std::array<unsigned, 1> kSqpollOnly{kSqpoll};
+  switch (setup) {
+    case RingSetup::automatic:
+      return kAutomatic;
+    case RingSetup::defer_taskrun:
+      return kDeferOnly;
+    case RingSetup::coop_taskrun:
+      return kCoopOnly;
+    case RingSetup::plain:
+      return kPlain;
+    case RingSetup::sqpoll:
+      return kSqpollOnly;
+  }
+  return kAutomatic;
+}
 
 }  // namespace
 
@@ -27,11 +49,11 @@ std::expected<std::unique_ptr<Ring>, std::error_code> Ring::create(const RingOpt
   // Unprivileged users pay for the ring's memory from RLIMIT_MEMLOCK, shared by all their
   // processes: when it is short (ENOMEM), a smaller ring still works.
   for (unsigned entries = options.entries; entries >= 8; entries /= 2) {
-    for (unsigned flags : kSetupFlags) {
-      if (!options.defer_taskrun && (flags & IORING_SETUP_DEFER_TASKRUN) != 0) continue;
+    for (unsigned flags : setup_flags(options.setup)) {
       io_uring_params params{};
       params.flags = flags | IORING_SETUP_CQSIZE;
       params.cq_entries = entries * 2;
+      params.sq_thread_idle = kSqpollIdleMs;
       result = io_uring_queue_init_params(entries, &ring->ring_, &params);
       if (result == 0) {
         ring->defer_taskrun_ = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
@@ -45,6 +67,7 @@ std::expected<std::unique_ptr<Ring>, std::error_code> Ring::create(const RingOpt
   }
   if (result != 0) return std::unexpected(std::error_code(-result, std::system_category()));
   ring->ring_ready_ = true;
+  ring->submit_each_ = options.submit_each;
 
   if (options.max_io_workers > 0) {
     unsigned limits[2] = {options.max_io_workers, options.max_io_workers};
@@ -95,6 +118,7 @@ bool Ring::prepare_into_sqe(Operation& op) {
   op.prepare(op, *sqe);
   io_uring_sqe_set_data(sqe, &op);
   ++in_flight_;
+  if (submit_each_) flush_submissions(false);
   return true;
 }
 

@@ -26,13 +26,17 @@
 
 #include "io/operation.hpp"
 #include "io/remote_queue.hpp"
+#include "io/ring_setup.hpp"
 
 namespace piperun::io {
 
 struct RingOptions {
-  unsigned entries = 256;       // SQ size; the CQ gets twice as many
-  bool defer_taskrun = true;    // IORING_SETUP_DEFER_TASKRUN where the kernel has it
+  unsigned entries = 256;  // SQ size; the CQ gets twice as many
+  RingSetup setup = RingSetup::automatic;
   unsigned max_io_workers = 0;  // cap on io-wq workers per kind; 0 = kernel default
+  // One io_uring_enter per operation instead of one per loop step: only to measure what
+  // batching saves.
+  bool submit_each = false;
 };
 
 class Ring {
@@ -90,6 +94,7 @@ class Ring {
   io_uring ring_{};
   bool ring_ready_ = false;
   bool defer_taskrun_ = false;
+  bool submit_each_ = false;
   unsigned in_flight_ = 0;
   unsigned max_in_flight_ = 0;
   Operation* parked_head_ = nullptr;

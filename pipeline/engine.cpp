@@ -278,6 +278,7 @@ std::expected<RunStats, RunError> Engine::run() {
   io::RingOptions ring_options;
   ring_options.entries = std::clamp(pipeline.queue_depth * 2, 64u, 4096u);
   ring_options.max_io_workers = std::max(4u, options_.cpu_threads * 2);
+  ring_options.setup = pipeline.ring_setup;
   auto ring = io::Ring::create(ring_options);
   if (!ring)
     return std::unexpected(

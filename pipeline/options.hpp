@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "io/ring_setup.hpp"
+
 namespace piperun::pipeline {
 
 inline constexpr std::uint64_t kMiB = 1024 * 1024;
@@ -34,6 +36,9 @@ struct PipelineOptions {
   unsigned queue_depth = 64;  // reads and writes in flight
   unsigned threads = 0;       // CPU workers; 0 = one per CPU we may use
   bool direct_io = false;     // O_DIRECT reads
+  // sqpoll: a kernel thread submits (no io_uring_enter per batch) but spins on a core, which
+  // the CPU stages then lack: off by default (measured: bench/RESULTS.md).
+  io::RingSetup ring_setup = io::RingSetup::automatic;
 };
 
 struct OutputOptions {

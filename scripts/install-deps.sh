@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages pipe-run needs to build and test, only those that are missing.
 # Usage: scripts/install-deps.sh [--bench]
-#   --bench  also install the benchmark tools (fio, hyperfine, GNU time).
+#   --bench  also install the benchmark tools (fio, hyperfine, GNU time, jq).
 # Fast and offline when everything is present: apt-get runs only if a package is missing.
 set -euo pipefail
 
@@ -11,7 +11,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libpugixml-dev libisal-dev
 )
-bench_packages=(fio hyperfine time)
+bench_packages=(fio hyperfine time jq)
 
 for arg in "$@"; do
   case "$arg" in

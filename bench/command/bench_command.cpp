@@ -60,6 +60,21 @@ struct FileDescriptor {
   }
 };
 
+// The engine variant measured, as the options spell it: "" for the defaults.
+std::string variant_name(const BenchOptions& options) {
+  std::string name;
+  auto add = [&name](std::string_view part) {
+    name += name.empty() ? "" : " ";
+    name += part;
+  };
+  if (options.ring_setup != io::RingSetup::automatic)
+    add("--ring-setup " + std::string(ring_setup_name(options.ring_setup)));
+  if (!options.fixed_buffers) add("--no-fixedbufs");
+  if (options.fixed_file) add("--registerfiles");
+  if (options.submit_each) add("--no-batching");
+  return name;
+}
+
 class Bench {
  public:
   Bench(const BenchOptions& options, ProgressLine& progress)
@@ -109,6 +124,10 @@ std::expected<BenchRow, std::string> Bench::raw_row(std::string name, Access acc
   spec.queue_depth = options_.queue_depth;
   spec.runtime = options_.runtime;
   spec.direct = options_.direct;
+  spec.ring_setup = options_.ring_setup;
+  spec.fixed_buffers = options_.fixed_buffers;
+  spec.fixed_file = options_.fixed_file;
+  spec.submit_each = options_.submit_each;
   spec.progress = [this](double fraction) { progress_.update(fraction); };
 
   BenchRow row;
@@ -143,6 +162,7 @@ std::expected<BenchRow, std::string> Bench::stage_row(std::size_t stage_count) {
   spec.queue_depth = options_.queue_depth;
   spec.direct = options_.direct;
   spec.cpu_threads = options_.cpu_threads;
+  spec.ring_setup = options_.ring_setup;
   if (auto ready = prepare_cache(options_.direct); !ready) return std::unexpected(ready.error());
 
   BenchRow row;
@@ -175,6 +195,7 @@ std::expected<BenchReport, std::string> Bench::run() {
   report.warm = options_.warm && !options_.direct;
   report.level = options_.level;
   report.compressibility = options_.compressibility;
+  report.variant = variant_name(options_);
 
   progress_.start("memory copy rate");
   limits_.cpus = options_.cpu_threads;
@@ -221,6 +242,22 @@ std::expected<BenchReport, std::string> Bench::run() {
 }
 
 }  // namespace
+
+std::string_view ring_setup_name(io::RingSetup setup) {
+  switch (setup) {
+    case io::RingSetup::automatic:
+      return "auto";
+    case io::RingSetup::defer_taskrun:
+      return "defer";
+    case io::RingSetup::coop_taskrun:
+      return "coop";
+    case io::RingSetup::plain:
+      return "plain";
+    case io::RingSetup::sqpoll:
+      return "sqpoll";
+  }
+  return "auto";
+}
 
 std::expected<void, std::string> validate(const BenchOptions& options) {
   std::error_code error;

@@ -7,10 +7,12 @@
 #include <expected>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/command/progress_line.hpp"
 #include "bench/command/report.hpp"
+#include "io/ring_setup.hpp"
 
 namespace piperun::bench {
 
@@ -27,7 +29,15 @@ struct BenchOptions {
   std::chrono::milliseconds runtime{5000};  // random reads
   int level = 3;
   unsigned cpu_threads = 1;  // resolved by the caller
+  // Engine variants, to measure what each is worth (raw rows; ring_setup also stage rows).
+  io::RingSetup ring_setup = io::RingSetup::automatic;
+  bool fixed_buffers = true;
+  bool fixed_file = false;
+  bool submit_each = false;
 };
+
+// auto, defer, coop, plain, sqpoll: the names --ring-setup takes.
+std::string_view ring_setup_name(io::RingSetup setup);
 
 // Checks the options; the message names the option at fault.
 std::expected<void, std::string> validate(const BenchOptions& options);

@@ -22,6 +22,7 @@ struct Job {
 
   const IoJobSpec& spec;
   io::Ring& ring;
+  int fd = -1;  // spec.fd, or its index among the ring's registered files
   IoJobResult result;
   std::uint64_t next_offset = 0;
   std::uint64_t random_state = 0x853c49e6748fea9bull;
@@ -73,8 +74,8 @@ pipeline::task<void> worker(Job& job, io::BufferLease lease) {
     const std::size_t length =
         std::min<std::uint64_t>(job.spec.block_size, job.spec.size - *offset);
     const auto started = Clock::now();
-    op.start(job.ring, direction, job.spec.fd, lease.bytes().first(length), *offset,
-             lease.registered_index(), job.spec.direct, async);
+    op.start(job.ring, direction, job.fd, lease.bytes().first(length), *offset,
+             lease.registered_index(), job.spec.direct, async, job.spec.fixed_file);
     auto done = co_await op;
     if (!done) {
       job.error = done.error();
@@ -93,15 +94,23 @@ std::expected<IoJobResult, std::error_code> run_io_job(const IoJobSpec& spec) {
     return std::unexpected(std::make_error_code(std::errc::invalid_argument));
   io::RingOptions ring_options;
   ring_options.entries = std::max(8u, std::bit_ceil(spec.queue_depth));
+  ring_options.setup = spec.ring_setup;
+  ring_options.submit_each = spec.submit_each;
   auto ring = io::Ring::create(ring_options);
   if (!ring) return std::unexpected(ring.error());
+  if (spec.fixed_file) {
+    if (const int result = io_uring_register_files((*ring)->native(), &spec.fd, 1); result < 0)
+      return std::unexpected(std::error_code(-result, std::system_category()));
+  }
   io::BufferPool::Options pool_options;
   pool_options.buffer_bytes = (spec.block_size + kPage - 1) / kPage * kPage;
   pool_options.count = spec.queue_depth;
+  pool_options.register_with_ring = spec.fixed_buffers;
   auto pool = io::BufferPool::create(**ring, pool_options);
   if (!pool) return std::unexpected(pool.error());
 
   Job job(spec, **ring);
+  job.fd = spec.fixed_file ? 0 : spec.fd;
   job.result.registered_buffers = (*pool)->registered_count();
   std::vector<io::BufferLease> leases;
   for (unsigned i = 0; i < spec.queue_depth; ++i) {

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "bench/command/latency_histogram.hpp"
+#include "io/ring_setup.hpp"
 
 namespace piperun::bench {
 
@@ -23,6 +24,11 @@ struct IoJobSpec {
   unsigned queue_depth = 64;
   std::chrono::nanoseconds runtime{};  // random reads: how long to go on
   bool direct = false;                 // the file is open with O_DIRECT
+  // Engine variants, to measure what each is worth.
+  io::RingSetup ring_setup = io::RingSetup::automatic;
+  bool fixed_buffers = true;  // READ_FIXED / WRITE_FIXED from registered buffers
+  bool fixed_file = false;    // the fd registered with the ring (IOSQE_FIXED_FILE)
+  bool submit_each = false;   // one io_uring_enter per request instead of one per batch
   // Called on the I/O thread about every 100 ms with the fraction done (0..1).
   std::function<void(double)> progress;
 };

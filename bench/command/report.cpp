@@ -92,7 +92,8 @@ std::string format_json(const BenchReport& report) {
         {"queue_depth", report.queue_depth},
         {"direct", report.direct},
         {"warm", report.warm},
-        {"level", report.level}}},
+        {"level", report.level},
+        {"variant", report.variant}}},
       {"rows", std::move(rows)},
   };
   return document.dump(2) + "\n";

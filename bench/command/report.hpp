@@ -45,6 +45,7 @@ struct BenchReport {
   bool direct = false;
   bool warm = false;
   int level = 0;
+  std::string variant;  // engine variant options, "" for the defaults
   std::vector<BenchRow> rows;
 };
 

@@ -15,6 +15,7 @@ std::expected<pipeline::RunStats, std::string> run_stage_row(const StageRowSpec&
   options.pipeline.stages = spec.stages;
   options.pipeline.queue_depth = spec.queue_depth;
   options.pipeline.direct_io = spec.direct;
+  options.pipeline.ring_setup = spec.ring_setup;
   options.pipeline.threads = spec.cpu_threads;
   options.cpu_threads = spec.cpu_threads;
   options.output.dir = spec.scratch / "out";

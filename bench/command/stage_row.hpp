@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "io/ring_setup.hpp"
 #include "pipeline/run_stats.hpp"
 
 namespace piperun::bench {
@@ -21,6 +22,7 @@ struct StageRowSpec {
   unsigned queue_depth = 64;
   bool direct = false;
   unsigned cpu_threads = 1;
+  io::RingSetup ring_setup = io::RingSetup::automatic;
 };
 
 std::expected<pipeline::RunStats, std::string> run_stage_row(const StageRowSpec& spec);

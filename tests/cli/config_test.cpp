@@ -112,6 +112,7 @@ TEST_F(ConfigTest, MinimalFileGivesTheDefaults) {
   EXPECT_EQ(c.pipeline.queue_depth, 64u);
   EXPECT_EQ(c.pipeline.threads, 0u);
   EXPECT_FALSE(c.pipeline.direct_io);
+  EXPECT_EQ(c.pipeline.ring_setup, io::RingSetup::automatic);
 
   EXPECT_EQ(c.hash.algorithms, std::vector<stages::HashAlgorithm>{stages::HashAlgorithm::xxh3_128});
   EXPECT_EQ(c.compress.level, 3);
@@ -168,6 +169,7 @@ chunk_size = 1048576
 queue_depth = 128
 threads = 8
 direct_io = true
+sqpoll = true
 
 [hash]
 algorithms = ["xxh3-128", "xxh64", "sha256"]
@@ -213,6 +215,7 @@ prometheus = "/var/lib/node_exporter/piperun.prom"
   EXPECT_EQ(c.pipeline.queue_depth, 128u);
   EXPECT_EQ(c.pipeline.threads, 8u);
   EXPECT_TRUE(c.pipeline.direct_io);
+  EXPECT_EQ(c.pipeline.ring_setup, io::RingSetup::sqpoll);
 
   EXPECT_EQ(c.hash.algorithms, (std::vector<stages::HashAlgorithm>{stages::HashAlgorithm::xxh3_128,
                                                                    stages::HashAlgorithm::xxh64,

@@ -86,6 +86,51 @@ TEST(Ring, OpensStatsReadsAndClosesAFile) {
   EXPECT_EQ(::fcntl(*fd, F_GETFD), -1) << "the descriptor must be closed";
 }
 
+// Every setup the engine can be asked for reads correctly, one request at a time or batched.
+TEST(Ring, EverySetupReadsAFile) {
+  testing::TempDir dir;
+  const std::string contents = pattern(300'000);
+  const auto file = dir.write("data.bin", contents);
+  for (RingSetup setup : {RingSetup::automatic, RingSetup::defer_taskrun, RingSetup::coop_taskrun,
+                          RingSetup::plain, RingSetup::sqpoll}) {
+    for (bool submit_each : {false, true}) {
+      SCOPED_TRACE(static_cast<int>(setup));
+      RingOptions options;
+      options.entries = 16;
+      options.setup = setup;
+      options.submit_each = submit_each;
+      auto ring = Ring::create(options);
+      if (!ring && setup == RingSetup::sqpoll && ring.error() == std::errc::operation_not_permitted)
+        continue;  // kernels before 5.13 allow SQPOLL to root only
+      ASSERT_TRUE(ring.has_value()) << ring.error().message();
+      auto fd = sync_wait(**ring, open_file(ring->get(), file.string(), O_RDONLY));
+      ASSERT_TRUE(fd.has_value()) << fd.error().message();
+      // Reads of 4 KiB at odd places, many in flight: more than the ring's 16 entries.
+      auto reads = [](Ring* r, int descriptor) -> task<std::string> {
+        std::vector<std::string> parts(40, std::string(4096, '\0'));
+        auto ops = std::make_unique<TransferOp[]>(parts.size());
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+          ops[i].start(*r, TransferOp::Direction::read, descriptor,
+                       std::as_writable_bytes(std::span(parts[i].data(), parts[i].size())),
+                       i * 7001, -1);
+        }
+        std::string joined;
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+          TransferOp& op = ops[i];
+          auto got = co_await op;
+          joined += got ? parts[i].substr(0, *got) : std::string("error");
+        }
+        co_return joined;
+      };
+      std::string expected;
+      for (std::size_t i = 0; i < 40; ++i)
+        expected += contents.substr(i * 7001, 4096);
+      EXPECT_EQ(sync_wait(**ring, reads(ring->get(), *fd)), expected);
+      ::close(*fd);
+    }
+  }
+}
+
 TEST(Ring, ReadsOddOffsetsAndSizes) {
   testing::TempDir dir;
   const std::string contents = pattern(3 * 4096 + 17);
