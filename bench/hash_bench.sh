@@ -11,6 +11,8 @@
 # 2. Raw direct reads, cold: pipe-run (stages = [], direct_io, 1 MiB chunks, queue depth 64)
 #    against fio's io_uring engine with the same block size and depth on one 4 GiB file.
 #    Ratio = pipe-run MB/s / fio MB/s (1.0: as fast as fio).
+# 3. Hash only, cold (caches dropped): pipe-run on the large files against fio's buffered
+#    io_uring reads of the same files (a job per file, 1 MiB x QD64). Ratio as in 2.
 #
 # Before every timed run: outputs deleted, `sync`, caches dropped, the tools' binaries warmed
 # and, for warm runs, the input read once. Rounds alternate which tool goes first; the table
@@ -184,6 +186,20 @@ run_fio() {
   [[ -n $BW ]] || die "no bw_bytes in $logs/fio.json"
 }
 
+# run_fio_buffered DIR: fio's io_uring engine, buffered, one job per file of DIR (as pipe-run
+# reads several files at once), 1 MiB x QD64 each, the page cache dropped first (fio's default
+# invalidate=1); sets BW (bytes/s, all jobs together).
+run_fio_buffered() {
+  local jobs=() f
+  while IFS= read -r -d '' f; do
+    jobs+=(--name="$(basename -- "$f")" --filename="$f")
+  done < <(find "$1" -type f -print0 | LC_ALL=C sort -z)
+  fio --rw=read --bs=1M --iodepth=64 --ioengine=io_uring --direct=0 --group_reporting \
+    --output-format=json --output="$logs/fio-buffered.json" "${jobs[@]}" >/dev/null
+  BW=$(grep -m 1 -o '"bw_bytes" *: *[0-9]*' "$logs/fio-buffered.json" | grep -o '[0-9]*$')
+  [[ -n $BW ]] || die "no bw_bytes in $logs/fio-buffered.json"
+}
+
 # ---- 1. hash only, warm ----
 
 declare -A res
@@ -245,6 +261,28 @@ done
 res[raw.pr]=$(median "${pr_bw[@]}")
 res[raw.fio]=$(median "${fio_bw[@]}")
 res[raw.rss]=$(maxof "${pr_rss[@]}")
+
+# ---- 3. hash only, cold: the large files from the disk, against fio's buffered reads ----
+
+large_bytes=$(tree_bytes "$large")
+pr_bw=() fio_bw=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  if ((r % 2)); then order=(pipe-run fio); else order=(fio pipe-run); fi
+  for tool in "${order[@]}"; do
+    prepare large ""
+    if [[ $tool == pipe-run ]]; then
+      run_pipe_run large
+      BW=$(calc "$large_bytes / $T")
+      pr_bw+=("$BW")
+    else
+      run_fio_buffered "$large"
+      fio_bw+=("$BW")
+    fi
+    log "cold round $r: $tool $(calc "$BW / 1e6") MB/s"
+  done
+done
+res[cold.pr]=$(median "${pr_bw[@]}")
+res[cold.fio]=$(median "${fio_bw[@]}")
 rm -rf -- "${out:?}"
 
 # ---- report ----
@@ -272,4 +310,11 @@ rm -rf -- "${out:?}"
     "$(calc "${res[raw.pr]} / 1e6")" "$(calc "${res[raw.rss]} / 1024")" \
     "$(calc "${res[raw.fio]} / 1e6")" "$(calc "${res[raw.pr]} / ${res[raw.fio]}")"
   echo "  ratio = pipe-run MB/s (wall clock of the process) / fio MB/s (fio's bw_bytes)"
+  echo
+  echo "hash only, cold cache: pipe-run [hash xxh3-128] vs fio io_uring buffered reads (a job per file)"
+  printf '%-6s %9s | %10s | %10s | %6s\n' tree MB pr_MB/s fio_MB/s ratio
+  printf '%-6s %9.1f | %10.1f | %10.1f | %6.2f\n' cold "$(calc "$large_bytes / 1e6")" \
+    "$(calc "${res[cold.pr]} / 1e6")" "$(calc "${res[cold.fio]} / 1e6")" \
+    "$(calc "${res[cold.pr]} / ${res[cold.fio]}")"
+  echo "  ratio = pipe-run MB/s / fio MB/s (the large files, caches dropped before each run)"
 } | tee "$BENCH_DIR/results.txt"
