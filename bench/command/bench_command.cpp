@@ -13,6 +13,7 @@
 #include "bench/command/resource_usage.hpp"
 #include "bench/command/stage_row.hpp"
 #include "bench/command/test_file.hpp"
+#include "bench/command/unique_fd.hpp"
 
 namespace piperun::bench {
 namespace {
@@ -52,13 +53,6 @@ std::string describe(const BenchRow& row) {
   if (row.name.starts_with("rand")) text = fmt::format("{:.0f} IOPS", row.iops());
   return text + fmt::format(", CPU {:.0f}%, limited by {}", row.cpu_percent(), row.limited_by);
 }
-
-struct FileDescriptor {
-  int fd = -1;
-  ~FileDescriptor() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 // The engine variant measured, as the options spell it: "" for the defaults.
 std::string variant_name(const BenchOptions& options) {
@@ -111,7 +105,7 @@ std::expected<BenchRow, std::string> Bench::raw_row(std::string name, Access acc
   }
   const int flags = (writes ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY) | O_CLOEXEC |
                     (options_.direct ? O_DIRECT : 0);
-  FileDescriptor fd{::open(file.c_str(), flags, 0644)};
+  UniqueFd fd{::open(file.c_str(), flags, 0644)};
   if (fd.fd < 0) return std::unexpected(fmt::format("{}: {}", file.string(), std::strerror(errno)));
   // Random reads want no read-ahead around each block, as fio asks (fadvise_hint).
   if (access == Access::random_read) (void)::posix_fadvise(fd.fd, 0, 0, POSIX_FADV_RANDOM);

@@ -4,6 +4,8 @@
 #include <memory>
 #include <unistd.h>
 
+#include "bench/command/unique_fd.hpp"
+
 namespace piperun::bench {
 namespace {
 
@@ -11,17 +13,10 @@ std::error_code last_error() {
   return {errno, std::system_category()};
 }
 
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 std::error_code drop_from_page_cache(const std::filesystem::path& file) {
-  Fd in{::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+  UniqueFd in{::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
   if (in.fd < 0) return last_error();
   // Dirty pages cannot be dropped: write them back first.
   if (::fdatasync(in.fd) != 0) return last_error();
@@ -31,7 +26,7 @@ std::error_code drop_from_page_cache(const std::filesystem::path& file) {
 }
 
 std::error_code load_into_page_cache(const std::filesystem::path& file) {
-  Fd in{::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+  UniqueFd in{::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
   if (in.fd < 0) return last_error();
   (void)::posix_fadvise(in.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   constexpr std::size_t kBuffer = 1u << 20;
