@@ -239,51 +239,42 @@ for name in small large; do
   res[$name.rss]=$(maxof "${pr_rss[@]}")
 done
 
+# cold_rounds KEY CONF BYTES FIO_COMMAND...: ROUNDS alternating rounds, caches dropped before
+# each, of pipe-run on conf/CONF.toml (BYTES read) and of FIO_COMMAND (which sets BW); stores
+# the medians (bytes/s) in res[KEY.pr] and res[KEY.fio], pipe-run's largest RSS in res[KEY.rss].
+cold_rounds() {
+  local key=$1 name=$2 bytes=$3 r tool pr_bw=() fio_bw=() pr_rss=()
+  shift 3
+  for ((r = 1; r <= ROUNDS; r++)); do
+    if ((r % 2)); then order=(pipe-run fio); else order=(fio pipe-run); fi
+    for tool in "${order[@]}"; do
+      prepare "$name" ""
+      if [[ $tool == pipe-run ]]; then
+        run_pipe_run "$name"
+        BW=$(calc "$bytes / $T")
+        pr_bw+=("$BW")
+        pr_rss+=("$RSS")
+      else
+        "$@"
+        fio_bw+=("$BW")
+      fi
+      log "$key round $r: $tool $(calc "$BW / 1e6") MB/s"
+    done
+  done
+  res[$key.pr]=$(median "${pr_bw[@]}")
+  res[$key.fio]=$(median "${fio_bw[@]}")
+  res[$key.rss]=$(maxof "${pr_rss[@]}")
+}
+
 # ---- 2. raw direct reads, cold ----
 
 raw_bytes=$(stat -c %s -- "$raw")
-pr_bw=() fio_bw=() pr_rss=()
-for ((r = 1; r <= ROUNDS; r++)); do
-  if ((r % 2)); then order=(pipe-run fio); else order=(fio pipe-run); fi
-  for tool in "${order[@]}"; do
-    prepare raw ""
-    if [[ $tool == pipe-run ]]; then
-      run_pipe_run raw
-      BW=$(calc "$raw_bytes / $T")
-      pr_bw+=("$BW")
-      pr_rss+=("$RSS")
-    else
-      run_fio
-      fio_bw+=("$BW")
-    fi
-    log "raw round $r: $tool $(calc "$BW / 1e6") MB/s"
-  done
-done
-res[raw.pr]=$(median "${pr_bw[@]}")
-res[raw.fio]=$(median "${fio_bw[@]}")
-res[raw.rss]=$(maxof "${pr_rss[@]}")
+cold_rounds raw raw "$raw_bytes" run_fio
 
 # ---- 3. hash only, cold: the large files from the disk, against fio's buffered reads ----
 
 large_bytes=$(tree_bytes "$large")
-pr_bw=() fio_bw=()
-for ((r = 1; r <= ROUNDS; r++)); do
-  if ((r % 2)); then order=(pipe-run fio); else order=(fio pipe-run); fi
-  for tool in "${order[@]}"; do
-    prepare large ""
-    if [[ $tool == pipe-run ]]; then
-      run_pipe_run large
-      BW=$(calc "$large_bytes / $T")
-      pr_bw+=("$BW")
-    else
-      run_fio_buffered "$large"
-      fio_bw+=("$BW")
-    fi
-    log "cold round $r: $tool $(calc "$BW / 1e6") MB/s"
-  done
-done
-res[cold.pr]=$(median "${pr_bw[@]}")
-res[cold.fio]=$(median "${fio_bw[@]}")
+cold_rounds cold large "$large_bytes" run_fio_buffered "$large"
 rm -rf -- "${out:?}"
 
 # ---- report ----
