@@ -44,18 +44,12 @@ std::expected<bench::BenchOptions, std::string> bench_options(const BenchArgumen
   options.stages = split_stages(arguments.stages);
   options.compressibility = arguments.compressibility;
   options.level = arguments.level;
-  bool known_setup = false;
-  for (auto setup : {io::RingSetup::automatic, io::RingSetup::defer_taskrun,
-                     io::RingSetup::coop_taskrun, io::RingSetup::plain, io::RingSetup::sqpoll}) {
-    if (arguments.ring_setup == bench::ring_setup_name(setup)) {
-      options.ring_setup = setup;
-      known_setup = true;
-    }
-  }
-  if (!known_setup) {
+  const auto setup = bench::ring_setup_named(arguments.ring_setup);
+  if (!setup) {
     return std::unexpected("--ring-setup " + arguments.ring_setup +
                            ": expected auto, defer, coop, plain or sqpoll");
   }
+  options.ring_setup = *setup;
   options.fixed_buffers = !arguments.no_fixedbufs;
   options.fixed_file = arguments.registerfiles;
   options.submit_each = arguments.no_batching;

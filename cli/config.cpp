@@ -92,8 +92,6 @@ constexpr std::uint64_t kChunkAlign = 4096;  // O_DIRECT and page alignment
 constexpr std::uint64_t kMaxMemory = kTiB;
 constexpr std::uint64_t kMinPart = 5 * kMiB;  // S3's multipart limits
 constexpr std::uint64_t kMaxPart = 5 * kGiB;
-constexpr int kMinLevel = -100;
-constexpr int kMaxLevel = 19;
 constexpr int kDefaultLevel = 3;  // what zstd means by level 0
 constexpr std::chrono::milliseconds kMinProgressInterval{100};
 
@@ -904,7 +902,7 @@ void Loader::read_values() {
            fmt::format("memory_limit ({}) must be at least twice chunk_size ({})",
                        format_size(c.pipeline.memory_limit), format_size(c.pipeline.chunk_size)));
   }
-  read_int("pipeline", "queue_depth", 1, 4096, c.pipeline.queue_depth);
+  read_int("pipeline", "queue_depth", 1, pipeline::kMaxQueueDepth, c.pipeline.queue_depth);
   read_int("pipeline", "threads", 0, 1024, c.pipeline.threads);
   read_bool("pipeline", "direct_io", c.pipeline.direct_io);
   bool sqpoll = false;
@@ -940,7 +938,8 @@ void Loader::read_values() {
   }
 
   // [compress]
-  read_int("compress", "level", kMinLevel, kMaxLevel, c.compress.level);
+  read_int("compress", "level", stages::CompressOptions::kMinLevel,
+           stages::CompressOptions::kMaxLevel, c.compress.level);
   if (c.compress.level == 0) c.compress.level = kDefaultLevel;  // zstd: 0 means the default
 
   // [output]

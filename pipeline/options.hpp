@@ -13,6 +13,7 @@
 namespace piperun::pipeline {
 
 inline constexpr std::uint64_t kMiB = 1024 * 1024;
+inline constexpr unsigned kMaxQueueDepth = 4096;  // the most `queue_depth` may be
 
 enum class IfNoFiles { error, warn, ignore };
 

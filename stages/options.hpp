@@ -16,6 +16,10 @@ struct HashOptions {
 };
 
 struct CompressOptions {
+  // The levels pipe-run accepts: zstd's fast levels down to -100, and 1 through 19 (20-22,
+  // --ultra in the zstd command, need windows larger than a frame).
+  static constexpr int kMinLevel = -100;
+  static constexpr int kMaxLevel = 19;
   int level = 3;  // zstd level: negative (fast) through 19
 };
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,12 +37,14 @@ struct BenchOptions {
   bool submit_each = false;
 };
 
-// auto, defer, coop, plain, sqpoll: the names --ring-setup takes.
+// auto, defer, coop, plain, sqpoll: the names --ring-setup takes, and back.
 std::string_view ring_setup_name(io::RingSetup setup);
+std::optional<io::RingSetup> ring_setup_named(std::string_view name);
 
 // Checks the options; the message names the option at fault.
 std::expected<void, std::string> validate(const BenchOptions& options);
 
+// `options` as validate() accepts them.
 std::expected<BenchReport, std::string> run_bench(const BenchOptions& options,
                                                   ProgressLine& progress);
 

@@ -70,18 +70,21 @@ pipeline::task<void> worker(Job& job, io::BufferLease lease) {
   // Buffered reads of large blocks copy on io-wq workers, in parallel, as the engine's do.
   const bool async = !writes && !job.spec.direct && job.spec.block_size >= 16 * 1024;
   io::TransferOp op;
-  for (auto offset = job.next(Clock::now()); offset; offset = job.next(Clock::now())) {
+  // One clock read per request: the end of one is the start of the next.
+  auto now = Clock::now();
+  for (auto offset = job.next(now); offset; offset = job.next(now)) {
     const std::size_t length =
         std::min<std::uint64_t>(job.spec.block_size, job.spec.size - *offset);
-    const auto started = Clock::now();
+    const auto started = now;
     op.start(job.ring, direction, job.fd, lease.bytes().first(length), *offset,
              lease.registered_index(), job.spec.direct, async, job.spec.fixed_file);
     auto done = co_await op;
+    now = Clock::now();
     if (!done) {
       job.error = done.error();
       break;
     }
-    job.record(*done, started, Clock::now());
+    job.record(*done, started, now);
     if (*done < length && !writes) break;  // EOF: the file is shorter than expected
   }
   --job.running;
@@ -111,7 +114,6 @@ std::expected<IoJobResult, std::error_code> run_io_job(const IoJobSpec& spec) {
 
   Job job(spec, **ring);
   job.fd = spec.fixed_file ? 0 : spec.fd;
-  job.result.registered_buffers = (*pool)->registered_count();
   std::vector<io::BufferLease> leases;
   for (unsigned i = 0; i < spec.queue_depth; ++i) {
     leases.push_back((*pool)->try_acquire());

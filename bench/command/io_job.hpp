@@ -38,7 +38,6 @@ struct IoJobResult {
   std::uint64_t operations = 0;
   std::chrono::nanoseconds elapsed{};
   LatencyHistogram latency;
-  std::size_t registered_buffers = 0;  // of queue_depth: what RLIMIT_MEMLOCK allowed
 };
 
 std::expected<IoJobResult, std::error_code> run_io_job(const IoJobSpec& spec);
