@@ -36,7 +36,7 @@ struct IoJobSpec {
 struct IoJobResult {
   std::uint64_t bytes = 0;
   std::uint64_t operations = 0;
-  std::chrono::nanoseconds elapsed{};
+  std::chrono::nanoseconds elapsed{};  // first request to last completion
   LatencyHistogram latency;
 };
 
