@@ -23,6 +23,7 @@ struct FileEntry {
   std::uint64_t size = 0;  // from the walker's stat: a hint, the file flow stats again
   mode_t mode = 0;
   std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;   // the walker's: a file read in one go is checked against it
   std::string symlink_target;  // kind == symlink
   std::string message;         // kind == special: what it is; kind == error: what went wrong
 };

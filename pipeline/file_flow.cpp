@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <sys/stat.h>
 
 #include "pipeline/stage_chain.hpp"
@@ -25,6 +26,33 @@ FileRecord record_for(const FileEntry& entry) {
 
 std::string describe(const char* step, const std::error_code& error) {
   return std::string(step) + ": " + error.message();
+}
+
+std::int64_t nanoseconds(const statx_timestamp& time) {
+  return time.tv_sec * 1'000'000'000LL + time.tv_nsec;
+}
+
+// What tells that a file changed while it was read, as GNU tar's "file changed as we read it"
+// judges: a write moves mtime and ctime even when it keeps the size.
+struct Version {
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+};
+
+// "changed while being read (mtime, ctime)": names what moved, for the manifest.
+std::optional<std::string> describe_change(const Version& before, const Version& after) {
+  std::string moved;
+  const auto note = [&moved](bool differs, const char* what) {
+    if (!differs) return;
+    if (!moved.empty()) moved += ", ";
+    moved += what;
+  };
+  note(before.size != after.size, "size");
+  note(before.mtime_ns != after.mtime_ns, "mtime");
+  note(before.ctime_ns != after.ctime_ns, "ctime");
+  if (moved.empty()) return std::nullopt;
+  return "changed while being read (" + moved + ")";
 }
 
 // The file is done with (or failed): wait for every read still in the window, because until
@@ -111,8 +139,9 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
   std::uint64_t device = 0;
   std::uint64_t inode = 0;
   std::int64_t ctime_ns = 0;
+  Version before{entry.size, entry.mtime_ns, entry.ctime_ns};
+  struct statx stat {};
   if (!single_read) {
-    struct statx stat {};
     auto stated = co_await io::Statx(
         ring, fd, "", AT_EMPTY_PATH,
         STATX_TYPE | STATX_MODE | STATX_SIZE | STATX_MTIME | STATX_INO | STATX_CTIME, &stat);
@@ -124,10 +153,11 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
     } else {
       record.size = stat.stx_size;
       record.mode = stat.stx_mode;
-      record.mtime_ns = stat.stx_mtime.tv_sec * 1'000'000'000LL + stat.stx_mtime.tv_nsec;
+      record.mtime_ns = nanoseconds(stat.stx_mtime);
       device = (std::uint64_t{stat.stx_dev_major} << 32) | stat.stx_dev_minor;
       inode = stat.stx_ino;
-      ctime_ns = stat.stx_ctime.tv_sec * 1'000'000'000LL + stat.stx_ctime.tv_nsec;
+      ctime_ns = nanoseconds(stat.stx_ctime);
+      before = Version{record.size, record.mtime_ns, ctime_ns};
     }
   }
 
@@ -206,6 +236,20 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
   }
   co_await drain_window(shared, window, head, count);
 
+  // Stat again before the outputs are committed: bytes read while a writer was at work (in
+  // place, same size) must never be recorded as the file's. A file read in one go compares with
+  // the walker's stat.
+  if (status) {
+    auto stated = co_await io::Statx(ring, fd, "", AT_EMPTY_PATH,
+                                     STATX_SIZE | STATX_MTIME | STATX_CTIME, &stat);
+    if (!stated) {
+      status = std::unexpected(Failure{describe("statx", stated.error())});
+    } else if (auto change =
+                   describe_change(before, Version{stat.stx_size, nanoseconds(stat.stx_mtime),
+                                                   nanoseconds(stat.stx_ctime)})) {
+      status = std::unexpected(Failure{std::move(*change)});
+    }
+  }
   if (status) status = co_await chain->finish(record);
   if (!status && chain) co_await chain->abort();
   chain.reset();

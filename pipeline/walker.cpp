@@ -37,8 +37,8 @@ std::string error_text(int err) {
   return strerror_r(err, buffer, sizeof buffer);  // the GNU variant: thread-safe, returns text
 }
 
-std::int64_t mtime_ns_of(const struct stat& st) {
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+std::int64_t nanoseconds(const struct timespec& time) {
+  return static_cast<std::int64_t>(time.tv_sec) * 1'000'000'000 + time.tv_nsec;
 }
 
 std::string join_relative(const std::string& dir, std::string_view name) {
@@ -342,7 +342,8 @@ bool Walker::Traversal::emit_non_directory(int at_fd, const char* name, const st
   entry.abs_path = std::move(abs);
   entry.size = static_cast<std::uint64_t>(st.st_size);
   entry.mode = st.st_mode;
-  entry.mtime_ns = mtime_ns_of(st);
+  entry.mtime_ns = nanoseconds(st.st_mtim);
+  entry.ctime_ns = nanoseconds(st.st_ctim);
   switch (st.st_mode & S_IFMT) {
     case S_IFREG:
       entry.kind = EntryKind::regular;
