@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/core.h>
@@ -112,19 +113,51 @@ bool OutputTree::stays_inside(std::string_view rel) {
 pipeline::task<pipeline::Status> OutputTree::make_parents(io::Ring& ring, std::string_view rel) {
   const std::string_view parent = parent_of(rel);
   if (parent.empty() || made_dirs_.contains(std::string(parent))) co_return pipeline::Status{};
-  // From the top down; a directory another file is creating right now gives EEXIST: fine.
+  // From the top down; a directory another file is creating right now gives EEXIST: fine. Each
+  // one is made inside its parent opened with RESOLVE_BENEATH, because mkdirat would follow a
+  // symlinked directory of the tree and create the rest wherever that leads.
   for (std::size_t end = 0; end != std::string_view::npos;) {
     end = parent.find('/', end + 1);
     std::string dir(parent.substr(0, end));
     if (made_dirs_.contains(dir)) continue;
-    auto made = co_await io::MkdirAt(ring, fd_, dir.c_str(), 0777);
-    if (!made && made.error().value() != EEXIST) {
-      co_return std::unexpected(pipeline::Failure{
-          fmt::format("mkdir {}: {}", (dir_ / dir).string(), made.error().message())});
+    const std::string_view above = parent_of(dir);
+    int above_fd = fd_;
+    if (!above.empty()) {
+      const std::string above_path(above);
+      auto opened = co_await io::OpenAt2(ring, fd_, above_path.c_str(), O_RDONLY | O_DIRECTORY, 0,
+                                         RESOLVE_BENEATH);
+      if (!opened) co_return std::unexpected(describe_failure("mkdir", dir, opened.error()));
+      above_fd = *opened;
     }
+    const std::string leaf(above.empty() ? std::string_view(dir) : dir.substr(above.size() + 1));
+    auto made = co_await io::MkdirAt(ring, above_fd, leaf.c_str(), 0777);
+    if (above_fd != fd_) (void)co_await io::Close(ring, above_fd);
+    if (!made && made.error().value() != EEXIST)
+      co_return std::unexpected(describe_failure("mkdir", dir, made.error()));
     made_dirs_.insert(std::move(dir));
   }
   co_return pipeline::Status{};
+}
+
+pipeline::Failure OutputTree::describe_failure(std::string_view step, std::string_view rel,
+                                               const std::error_code& error) const {
+  // RESOLVE_BENEATH refuses a path that a symlink leads out of the tree with EXDEV, whose own
+  // text ("Invalid cross-device link") would puzzle.
+  const std::string reason = error.value() == EXDEV
+                                 ? std::string("a symlink leads out of the output tree")
+                                 : error.message();
+  return pipeline::Failure{fmt::format("{} {}: {}", step, (dir_ / rel).string(), reason)};
+}
+
+pipeline::task<bool> OutputTree::holds(io::Ring& ring, const std::string& rel, std::uint64_t size,
+                                       std::int64_t mtime_ns) {
+  if (!stays_inside(rel)) co_return false;
+  struct statx stat {};
+  auto stated = co_await io::Statx(ring, fd_, rel.c_str(), AT_SYMLINK_NOFOLLOW,
+                                   STATX_TYPE | STATX_SIZE | STATX_MTIME, &stat);
+  co_return stated&& S_ISREG(stat.stx_mode) &&
+      stat.stx_size == size&& stat.stx_mtime.tv_sec * 1'000'000'000LL + stat.stx_mtime.tv_nsec ==
+          mtime_ns;
 }
 
 std::string OutputTree::temp_path_for(std::string_view rel) {

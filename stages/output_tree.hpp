@@ -44,6 +44,15 @@ class OutputTree {
   // Creates the missing directories above `rel`, through the ring.
   pipeline::task<pipeline::Status> make_parents(io::Ring& ring, std::string_view rel);
 
+  // "STEP <tree>/<rel>: why", naming a symlink that leads out of the tree as such.
+  pipeline::Failure describe_failure(std::string_view step, std::string_view rel,
+                                     const std::error_code& error) const;
+
+  // Whether `rel` is a regular file of `size` bytes with `mtime_ns`, as this tree's writers
+  // leave what they wrote (resume: pipeline::Stage::outputs_hold).
+  pipeline::task<bool> holds(io::Ring& ring, const std::string& rel, std::uint64_t size,
+                             std::int64_t mtime_ns);
+
   // A fresh temporary name in the directory of `rel`.
   std::string temp_path_for(std::string_view rel);
 

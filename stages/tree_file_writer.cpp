@@ -176,8 +176,7 @@ class TreeFileWriter final : public pipeline::FileStage {
 
  private:
   pipeline::Status failure(std::string_view step, const std::error_code& error) const {
-    return std::unexpected(pipeline::Failure{
-        fmt::format("{} {}: {}", step, (tree_.dir() / target_).string(), error.message())});
+    return std::unexpected(tree_.describe_failure(step, target_, error));
   }
 
   pipeline::task<pipeline::Status> open() {
