@@ -56,7 +56,7 @@ constexpr std::string_view kPipelineKeys[] = {
     "stages", "memory_limit", "chunk_size", "queue_depth", "threads", "direct_io", "sqpoll"};
 constexpr std::string_view kHashKeys[] = {"algorithms"};
 constexpr std::string_view kCompressKeys[] = {"level"};
-constexpr std::string_view kOutputKeys[] = {"dir", "manifest", "checksums", "fsync"};
+constexpr std::string_view kOutputKeys[] = {"dir", "manifest", "checksums", "fsync", "resume"};
 constexpr std::string_view kUploadKeys[] = {"url",         "endpoint",      "region",
                                             "layout",      "skip_existing", "checksum",
                                             "concurrency", "part_size",     "multipart_threshold",
@@ -947,6 +947,7 @@ void Loader::read_values() {
   read_path("output", "manifest", c.output.manifest, false);
   read_path("output", "checksums", c.output.checksums, false);
   read_bool("output", "fsync", c.output.fsync);
+  read_bool("output", "resume", c.output.resume);
 
   // [upload]
   std::string url = c.upload.url;

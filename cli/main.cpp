@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <pthread.h>
 #include <signal.h>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -43,6 +46,34 @@ stages::UploadContext upload_context(const Config& config) {
   return context;
 }
 
+// What decides the outputs a run makes of a file: a re-run resumes from a manifest only when
+// they are the same (pipeline/resume_index.hpp).
+std::vector<std::pair<std::string, std::string>> resume_settings(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> settings;
+  const auto joined = [](const auto& items, auto&& name_of) {
+    std::string text;
+    for (const auto& item : items)
+      text += (text.empty() ? "" : ",") + std::string(name_of(item));
+    return text;
+  };
+  const auto same = [](const auto& item) -> std::string { return item; };
+  settings.emplace_back("pipeline.stages", joined(config.pipeline.stages, same));
+  std::vector<std::string> roots;
+  for (const auto& root : config.input.paths)
+    roots.push_back(root.string());
+  settings.emplace_back("input.paths", joined(roots, same));
+  settings.emplace_back("hash.algorithms",
+                        joined(config.hash.algorithms, [](stages::HashAlgorithm algorithm) {
+                          return stages::algorithm_name(algorithm);
+                        }));
+  settings.emplace_back("compress.level", std::to_string(config.compress.level));
+  settings.emplace_back("output.dir", config.output.dir.string());
+  settings.emplace_back("upload.url", config.upload.url);
+  settings.emplace_back(
+      "upload.layout", config.upload.layout == stages::UploadLayout::mirror ? "mirror" : "content");
+  return settings;
+}
+
 pipeline::EngineOptions engine_options(const Config& config) {
   pipeline::EngineOptions options;
   options.input = config.input;
@@ -63,6 +94,11 @@ pipeline::EngineOptions engine_options(const Config& config) {
   for (const auto& root : config.input.paths)
     options.manifest_header.roots.push_back(root.string());
   options.manifest_header.stages = stages;
+  options.manifest_header.settings = resume_settings(config);
+  const auto has = [&stages](std::string_view name) {
+    return std::find(stages.begin(), stages.end(), name) != stages.end();
+  };
+  options.resume = config.output.resume && (has("write") || has("upload"));
   return options;
 }
 

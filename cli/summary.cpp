@@ -17,10 +17,12 @@ std::string format_summary(const pipeline::RunStats& stats) {
                          stats.objects_uploaded, static_cast<double>(stats.bytes_uploaded) / 1e6,
                          stats.objects_unchanged);
   }
+  const std::string resumed =
+      stats.files_resumed > 0 ? fmt::format(", {} of them resumed", stats.files_resumed) : "";
   return fmt::format(
-      "pipe-run: {} files ({} ok, {} failed, {} skipped), {:.1f} MB read{} in {:.2f} s "
+      "pipe-run: {} files ({} ok{}, {} failed, {} skipped), {:.1f} MB read{} in {:.2f} s "
       "({:.1f} MB/s, {:.0f} files/s){}",
-      stats.files_total(), stats.files_ok, stats.files_failed, stats.files_skipped,
+      stats.files_total(), stats.files_ok, resumed, stats.files_failed, stats.files_skipped,
       static_cast<double>(stats.bytes_in) / 1e6, out, seconds, stats.throughput_mb_s(),
       seconds > 0 ? static_cast<double>(stats.files_total()) / seconds : 0.0, upload);
 }

@@ -20,6 +20,12 @@ struct Operation {
   PrepareFn prepare = nullptr;
   CompleteFn complete = nullptr;
   Operation* next_parked = nullptr;  // link while waiting for room in the ring
+  // What the next completion reports instead of the kernel's result; 0: the kernel's. Set only
+  // by the fault-injection test hook (io/fault_injection.hpp).
+  int injected_result = 0;
+  // Never failed by that hook: reads of the ring's wake-up eventfd and the run's signalfd are
+  // how the program works, not I/O a device could fail.
+  bool fault_exempt = false;
 };
 
 }  // namespace piperun::io

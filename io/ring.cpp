@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <span>
 #include <sys/eventfd.h>
+#include <thread>
 #include <unistd.h>
+#include <utility>
 
 namespace piperun::io {
 namespace {
@@ -68,6 +71,12 @@ std::expected<std::unique_ptr<Ring>, std::error_code> Ring::create(const RingOpt
   if (result != 0) return std::unexpected(std::error_code(-result, std::system_category()));
   ring->ring_ready_ = true;
   ring->submit_each_ = options.submit_each;
+  auto faults = FaultInjector::from_environment();
+  if (!faults) {
+    std::fprintf(stderr, "pipe-run: %s\n", faults.error().c_str());
+    return std::unexpected(std::make_error_code(std::errc::invalid_argument));
+  }
+  ring->faults_ = *faults;
 
   if (options.max_io_workers > 0) {
     unsigned limits[2] = {options.max_io_workers, options.max_io_workers};
@@ -86,6 +95,10 @@ std::expected<std::unique_ptr<Ring>, std::error_code> Ring::create(const RingOpt
 Ring::~Ring() {
   if (!ring_ready_) return;
   cancel_all();
+  // The work a post() handed over may have run already, and its poster still be reading
+  // sleeping_ or writing the eventfd: wait for it before they go.
+  while (posters_.load(std::memory_order_acquire) != 0)
+    std::this_thread::yield();
   io_uring_queue_exit(&ring_);
   if (wakeup_fd_ >= 0) ::close(wakeup_fd_);
 }
@@ -116,6 +129,7 @@ bool Ring::prepare_into_sqe(Operation& op) {
     if (sqe == nullptr) return false;
   }
   op.prepare(op, *sqe);
+  if (faults_ && !op.fault_exempt) op.injected_result = faults_->on_submit(sqe->opcode);
   io_uring_sqe_set_data(sqe, &op);
   ++in_flight_;
   if (submit_each_) flush_submissions(false);
@@ -186,7 +200,9 @@ void Ring::reap() {
   in_flight_ -= total;
   for (unsigned i = 0; i < total; ++i) {
     auto* op = reinterpret_cast<Operation*>(static_cast<std::uintptr_t>(reaped_[i].user_data));
-    op->complete(*op, reaped_[i].res, reaped_[i].flags);
+    const int result =
+        op->injected_result != 0 ? std::exchange(op->injected_result, 0) : reaped_[i].res;
+    op->complete(*op, result, reaped_[i].flags);
   }
 }
 
@@ -208,6 +224,9 @@ void Ring::step(bool wait) {
 }
 
 void Ring::post(RemoteWork& work) noexcept {
+  // Counted before the push, after which the I/O thread may resume the work, finish and destroy
+  // the ring while this call still uses it; the destructor waits for the count to drop.
+  posters_.fetch_add(1, std::memory_order_relaxed);
   remote_.push(work);
   if (sleeping_.exchange(false, std::memory_order_seq_cst)) {
     const std::uint64_t one = 1;
@@ -215,10 +234,12 @@ void Ring::post(RemoteWork& work) noexcept {
     // which 2^64 wake-ups cannot reach.
     [[maybe_unused]] ssize_t written = ::write(wakeup_fd_, &one, sizeof one);
   }
+  posters_.fetch_sub(1, std::memory_order_release);  // last touch of the ring
 }
 
 void Ring::arm_wakeup() {
   wakeup_op_.ring = this;
+  wakeup_op_.fault_exempt = true;
   wakeup_op_.prepare = [](Operation& self, io_uring_sqe& sqe) {
     Ring& ring = *static_cast<WakeupOp&>(self).ring;
     io_uring_prep_read(&sqe, ring.wakeup_fd_, &ring.wakeup_value_, sizeof ring.wakeup_value_, 0);

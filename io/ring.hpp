@@ -19,11 +19,13 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <system_error>
 #include <vector>
 
 #include <liburing.h>
 
+#include "io/fault_injection.hpp"
 #include "io/operation.hpp"
 #include "io/remote_queue.hpp"
 #include "io/ring_setup.hpp"
@@ -73,7 +75,9 @@ class Ring {
 
   // --- any thread ---
 
-  // Resumes work.handle on the I/O thread. After the call, `work` belongs to the ring.
+  // Resumes work.handle on the I/O thread. After the call, `work` belongs to the ring. The ring
+  // must exist when post() is called; it may be destroyed as soon as the work has run (the
+  // destructor waits for post() to return).
   void post(RemoteWork& work) noexcept;
 
  private:
@@ -106,10 +110,12 @@ class Ring {
   std::uint64_t wakeup_value_ = 0;
   WakeupOp wakeup_op_{};
   bool stopping_ = false;
+  std::optional<FaultInjector> faults_;  // the test hook; empty in normal runs
 
   // --- shared with other threads ---
   RemoteQueue remote_;
   std::atomic<bool> sleeping_{false};
+  std::atomic<unsigned> posters_{0};  // post() calls under way
 };
 
 }  // namespace piperun::io

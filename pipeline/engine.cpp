@@ -13,6 +13,7 @@
 #include "io/ops.hpp"
 #include "io/ring.hpp"
 #include "pipeline/file_flow.hpp"
+#include "pipeline/resume_index.hpp"
 #include "pipeline/sync_wait.hpp"
 #include "pipeline/walker.hpp"
 
@@ -148,6 +149,7 @@ struct Engine::Run {
   // Made once the outputs are open, so that their temporary files are excluded too.
   std::optional<Walker> walker;
   RunStats stats;
+  std::optional<ResumeIndex> resume;  // the earlier run's manifest, when resuming
 
   // Interruption: a signalfd read kept armed in the ring.
   int signal_fd = -1;
@@ -166,6 +168,7 @@ struct Engine::Run {
 
   Run(Engine& owner, io::Ring& ring_ref, Runtime runtime)
       : engine(owner), ring(ring_ref), shared{runtime, owner.stages_}, walk_signal(ring_ref) {
+    signal_read.fault_exempt = true;
     shared.direct_io = owner.options_.pipeline.direct_io;
     shared.follow_symlinks = owner.options_.input.follow_symlinks;
     shared.max_reads_in_flight = owner.options_.pipeline.queue_depth;
@@ -226,7 +229,9 @@ struct Engine::Run {
     switch (record.status) {
       case FileStatus::ok:
         ++stats.files_ok;
-        if (record.compressed_size) {
+        if (record.resumed) {
+          ++stats.files_resumed;  // nothing read or written for it in this run
+        } else if (record.compressed_size) {
           stats.compressed_in += record.size;
           stats.compressed_out += *record.compressed_size;
           stats.bytes_out += *record.compressed_size;
@@ -252,6 +257,7 @@ struct Engine::Run {
 
   static task<void> feed(Run* run);
   static task<void> work(Run* run, std::size_t window_slots);
+  static task<std::optional<FileRecord>> try_resume(Run* run, const FileEntry& entry);
   static task<void> watch_signals(Run* run);
   static task<void> stop_watching(Run* run);
   static task<Status> finish_stages(Run* run);
@@ -336,6 +342,15 @@ std::expected<RunStats, RunError> Engine::run() {
     }
   }
 
+  // Before the new manifest is opened: it will replace the one the index reads.
+  if (options_.resume) {
+    auto index = ResumeIndex::open(options_.output.manifest, options_.manifest_header.settings);
+    if (index) {
+      run.resume.emplace(std::move(*index));
+    } else if (hooks_.on_event) {
+      hooks_.on_event(index.error());
+    }
+  }
   if (auto opened = run.manifest.open(options_.output.manifest, options_.manifest_header);
       !opened) {
     return std::unexpected(RunError{RunError::Kind::fatal, opened.error()});
@@ -443,10 +458,32 @@ task<void> Engine::Run::work(Run* run, std::size_t window_slots) {
     FileEntry entry = std::move(run->pending.front());
     run->pending.pop_front();
     if (run->pending.size() <= kWalkBatch) run->wake_idle_workers();
-    FileRecord record = co_await process_file(&run->shared, window, std::move(entry));
-    run->record(record);
+    std::optional<FileRecord> record;
+    if (run->resume) record = co_await try_resume(run, entry);
+    // Not a conditional expression: g++ 12 miscompiles a co_await inside one.
+    if (!record) record = co_await process_file(&run->shared, window, std::move(entry));
+    run->record(*record);
   }
   --run->workers_running;
+}
+
+task<std::optional<FileRecord>> Engine::Run::try_resume(Run* run, const FileEntry& entry) {
+  const auto where = run->resume->find(entry);
+  if (!where) co_return std::nullopt;
+  std::optional<FileRecord> previous =
+      co_await run->resume->read(run->ring, *where, entry.rel_path);
+  if (!previous) co_return std::nullopt;
+  for (const auto& stage : run->engine.stages_) {
+    if (!co_await stage->outputs_hold(*previous, run->shared.runtime)) co_return std::nullopt;
+  }
+  previous->resumed = true;
+  if (previous->upload) {
+    // Nothing was sent in this run.
+    previous->upload->skipped = true;
+    previous->upload->bytes = 0;
+    previous->upload->attempts = 0;
+  }
+  co_return previous;
 }
 
 task<void> Engine::Run::watch_signals(Run* run) {

@@ -31,6 +31,9 @@ struct EngineOptions {
   // every thread before run(). First signal: no new files, files in the middle are abandoned,
   // the manifest and checksum files of what is done are written. Second: nothing is written.
   bool handle_signals = false;
+  // Take over the records of files the earlier run at output.manifest did, when they and their
+  // outputs are unchanged (pipeline/resume_index.hpp).
+  bool resume = false;
 };
 
 // SIGINT and SIGTERM: what handle_signals reads, and so what the caller must block first.

@@ -39,6 +39,8 @@ struct FileRecord {
   std::string output_path;  // set by write: relative to output.dir, raw bytes like rel_path
   std::optional<UploadRecord> upload;  // set by upload
   std::string error;                   // failed: why; skipped: the reason
+  // Not read in this run: unchanged since the earlier run whose record (and outputs) it keeps.
+  bool resumed = false;
 };
 
 }  // namespace piperun::pipeline

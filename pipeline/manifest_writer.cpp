@@ -256,6 +256,7 @@ void append_record(std::string& out, const FileRecord& record) {
     out += ',';
     append_name(out, "symlink_target", record.symlink_target);
   }
+  if (record.resumed) out += ",\"resumed\":true";
   if (!record.error.empty()) {
     out += ",\"error\":";
     append_json_string(out, to_utf8(record.error));
@@ -282,6 +283,10 @@ std::expected<void, std::string> ManifestWriter::open(const std::filesystem::pat
   text += fmt::format("  \"config_file\": {},\n", dump(Json(to_utf8(header.config_file))));
   text += fmt::format("  \"roots\": {},\n", string_array(header.roots));
   text += fmt::format("  \"stages\": {},\n", string_array(header.stages));
+  Json settings = Json::object();
+  for (const auto& [key, value] : header.settings)
+    settings[to_utf8(key)] = to_utf8(value);
+  text += fmt::format("  \"settings\": {},\n", dump(settings));
   text += "  \"files\": [";
   file_.append(std::move(text));
   return {};
@@ -298,6 +303,7 @@ void ManifestWriter::add(const FileRecord& record) {
   switch (record.status) {
     case FileStatus::ok:
       ++ok_;
+      if (record.resumed) ++resumed_;
       break;
     case FileStatus::skipped:
       ++skipped_;
@@ -314,8 +320,11 @@ void ManifestWriter::add(const FileRecord& record) {
 std::expected<void, std::string> ManifestWriter::finish(const RunStats& stats, bool fsync) {
   if (!open_) return std::unexpected(std::string("manifest: finish() without a successful open()"));
   Json summary = Json::object();
-  summary["files"] =
-      Json{{"total", records_}, {"ok", ok_}, {"failed", failed_}, {"skipped", skipped_}};
+  summary["files"] = Json{{"total", records_},
+                          {"ok", ok_},
+                          {"failed", failed_},
+                          {"skipped", skipped_},
+                          {"resumed", resumed_}};
   summary["bytes_in"] = stats.bytes_in;
   summary["bytes_out"] = stats.bytes_out;
   if (stats.compressed_out > 0) summary["ratio"] = stats.compression_ratio();

@@ -4,13 +4,14 @@
 //   {
 //     "manifest_version": 1,
 //     "tool": "pipe-run", "tool_version": ..., "config_file": ..., "roots": [...],
-//     "stages": [...],
+//     "stages": [...], "settings": {"section.key": "value", ...},
 //     "files": [
 //       {"path": ..., "kind": ..., "status": ..., "size": ..., "mode": "0644", "mtime": ...,
 //        "mtime_ns": ..., "digests": {...}, ...},            one line per add(), in add() order
 //       ...
 //     ],
-//     "summary": {"files": {"total", "ok", "failed", "skipped"}, "bytes_in", "bytes_out",
+//     "summary": {"files": {"total", "ok", "failed", "skipped", "resumed"}, "bytes_in",
+//     "bytes_out",
 //                 "duration_s", "throughput_mb_s", "failures": [{"path", "error"}, ...]}
 //   }
 //
@@ -29,6 +30,7 @@
 #include <expected>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pipeline/file_record.hpp"
@@ -42,6 +44,9 @@ struct ManifestHeader {
   std::string config_file;
   std::vector<std::string> roots;
   std::vector<std::string> stages;
+  // What decides a file's outputs (stages, algorithms, level, where outputs go), as
+  // "section.key" = value: a re-run resumes only from a manifest with the same (resume_index.hpp).
+  std::vector<std::pair<std::string, std::string>> settings;
 };
 
 class ManifestWriter {
@@ -81,6 +86,7 @@ class ManifestWriter {
   std::uint64_t ok_ = 0;
   std::uint64_t failed_ = 0;
   std::uint64_t skipped_ = 0;
+  std::uint64_t resumed_ = 0;  // of ok_: carried over from the earlier run
   struct ListedFailure {
     std::string rel_path;
     std::string error;

@@ -49,6 +49,8 @@ struct OutputOptions {
   // <stem>.xxh128, <stem>.xxh64, <stem>.sha256.
   std::filesystem::path checksums = "out/checksums.xxh128";
   bool fsync = false;
+  // A re-run takes over what the manifest's earlier run did, when unchanged (resume_index.hpp).
+  bool resume = true;
 };
 
 struct ReportOptions {

@@ -10,6 +10,7 @@ struct RunStats {
   std::uint64_t files_ok = 0;
   std::uint64_t files_failed = 0;
   std::uint64_t files_skipped = 0;  // symlinks not followed, special files
+  std::uint64_t files_resumed = 0;  // of files_ok: unchanged since the earlier run, not read
   std::uint64_t bytes_in = 0;       // bytes read from input files
   std::uint64_t bytes_out = 0;      // compressed bytes, or bytes written without compress
   std::uint64_t compressed_in = 0;  // input bytes of the files compressed

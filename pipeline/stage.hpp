@@ -103,6 +103,12 @@ class Stage {
   // After the last file of every run that started (completed or not), while the ring still
   // runs: let go of what lives on it (connections, timers).
   virtual task<void> close_run(Runtime& /*runtime*/) { co_return; }
+  // Resume (pipeline/resume_index.hpp): whether what this stage made of `previous`, a file that
+  // is unchanged since an earlier run recorded it as done, is still in place, so that the file
+  // need not be read again. Stages whose work does not outlive the run (hash, compress) hold.
+  virtual task<bool> outputs_hold(const FileRecord& /*previous*/, Runtime& /*runtime*/) {
+    co_return true;
+  }
   // Bytes of memory_limit this stage keeps for buffers of its own; the pools get the rest.
   virtual std::uint64_t reserved_memory() const noexcept { return 0; }
 };

@@ -21,4 +21,12 @@ pipeline::task<pipeline::Status> WriteStage::finish_run(pipeline::Runtime& runti
   co_return co_await tree_.sync_directories(runtime.ring);
 }
 
+pipeline::task<bool> WriteStage::outputs_hold(const pipeline::FileRecord& previous,
+                                              pipeline::Runtime& runtime) {
+  if (previous.output_path != previous.rel_path + suffix_) co_return false;
+  co_return co_await tree_.holds(runtime.ring, previous.output_path,
+                                 previous.compressed_size.value_or(previous.size),
+                                 previous.mtime_ns);
+}
+
 }  // namespace piperun::stages

@@ -25,6 +25,8 @@ class WriteStage final : public pipeline::Stage {
       std::unique_ptr<pipeline::FileStage> downstream) override;
   std::expected<void, std::string> open_run() override { return tree_.open(); }
   pipeline::task<pipeline::Status> finish_run(pipeline::Runtime& runtime) override;
+  pipeline::task<bool> outputs_hold(const pipeline::FileRecord& previous,
+                                    pipeline::Runtime& runtime) override;
 
  private:
   WriteOptions options_;

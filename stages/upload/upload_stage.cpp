@@ -115,6 +115,34 @@ std::unique_ptr<pipeline::FileStage> UploadStage::begin(
   return upload::make_network_upload(*shared_, file, runtime, !context_.suffix.empty());
 }
 
+pipeline::task<bool> UploadStage::outputs_hold(const pipeline::FileRecord& previous,
+                                               pipeline::Runtime& runtime) {
+  if (!previous.upload) co_return false;
+  std::string digest;
+  for (const pipeline::Digest& candidate : previous.digests) {
+    if (candidate.algorithm == context_.digest_name) digest = candidate.hex;
+  }
+  std::string key;
+  if (options_.layout == UploadLayout::mirror) {
+    key = previous.rel_path + context_.suffix;
+  } else if (!digest.empty()) {
+    key = digest + context_.suffix;
+  } else {
+    co_return false;
+  }
+  if (local_store_) {
+    co_return co_await local_store_->holds(
+        runtime.ring, key, previous.compressed_size.value_or(previous.size), previous.mtime_ns);
+  }
+  // A network store: the object's metadata must name the same content (one HEAD).
+  if (digest.empty()) co_return false;
+  if (!shared_ && start_error_.empty()) start(runtime);
+  if (!shared_ || !shared_->store->can_lookup()) co_return false;
+  unsigned attempts = 0;
+  auto found = co_await shared_->store->lookup(key, attempts);
+  co_return found && found->exists && found->digest_hex == digest && found->size == previous.size;
+}
+
 pipeline::task<pipeline::Status> UploadStage::finish_run(pipeline::Runtime& runtime) {
   if (digests_) co_await runtime.cpu.offload([this] { digests_->save(); });
   co_return pipeline::Status{};

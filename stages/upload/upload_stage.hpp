@@ -55,6 +55,8 @@ class UploadStage final : public pipeline::Stage {
   pipeline::task<pipeline::Status> finish_run(pipeline::Runtime& runtime) override;
   pipeline::task<void> close_run(pipeline::Runtime& runtime) override;
   std::uint64_t reserved_memory() const noexcept override;
+  pipeline::task<bool> outputs_hold(const pipeline::FileRecord& previous,
+                                    pipeline::Runtime& runtime) override;
 
  private:
   void start(pipeline::Runtime& runtime);

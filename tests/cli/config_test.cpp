@@ -121,6 +121,7 @@ TEST_F(ConfigTest, MinimalFileGivesTheDefaults) {
   EXPECT_EQ(c.output.manifest, dir_ / "out/manifest.json");
   EXPECT_EQ(c.output.checksums, dir_ / "out/checksums.xxh128");
   EXPECT_FALSE(c.output.fsync);
+  EXPECT_TRUE(c.output.resume);
 
   EXPECT_EQ(c.upload.url, "file:///srv/artifacts");
   EXPECT_EQ(c.upload.endpoint, "");
@@ -182,6 +183,7 @@ dir = "/tmp/piperun-out"
 manifest = "reports/manifest.json"
 checksums = "reports/sums.xxh128"
 fsync = true
+resume = false
 
 [upload]
 url = "https://example.com/store"
@@ -226,6 +228,7 @@ prometheus = "/var/lib/node_exporter/piperun.prom"
   EXPECT_EQ(c.output.manifest, dir_ / "reports/manifest.json");
   EXPECT_EQ(c.output.checksums, dir_ / "reports/sums.xxh128");
   EXPECT_TRUE(c.output.fsync);
+  EXPECT_FALSE(c.output.resume);
 
   EXPECT_EQ(c.upload.url, "https://example.com/store");
   EXPECT_EQ(c.upload.endpoint, "http://127.0.0.1:9000");

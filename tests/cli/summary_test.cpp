@@ -39,5 +39,13 @@ TEST(Summary, CopiesShowBytesOutWithoutARatio) {
             "2.00 s (150.0 MB/s, 2 files/s)");
 }
 
+TEST(Summary, ResumedFilesAreCountedAmongTheOkOnes) {
+  pipeline::RunStats stats = two_seconds();
+  stats.files_resumed = 2;
+  EXPECT_EQ(format_summary(stats),
+            "pipe-run: 4 files (3 ok, 2 of them resumed, 1 failed, 0 skipped), 300.0 MB read in "
+            "2.00 s (150.0 MB/s, 2 files/s)");
+}
+
 }  // namespace
 }  // namespace piperun::cli

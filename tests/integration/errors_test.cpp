@@ -252,6 +252,31 @@ TEST(ItInterrupt, SigintWritesTheManifestOfWhatIsDoneAndExits130) {
   }
 }
 
+// SIGTERM (what CI runners and `timeout` send) stops the run as SIGINT does.
+TEST(ItInterrupt, SigtermStopsLikeSigint) {
+  Job job;
+  job.file("small.txt", "small\n");
+  write_sparse_file(job.root() / "zz-huge.bin", std::uintmax_t{64} * 1024 * 1024 * 1024);
+  job.set("pipeline", "stages", R"(["hash", "compress", "write"])");
+  job.set("output", "dir", toml_string((job.out() / "tree").string()));
+  const RunResult result =
+      job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(60),
+                                  .send_signal = SIGTERM,
+                                  .signal_after = std::chrono::milliseconds(400)});
+  ASSERT_FALSE(result.timed_out) << result.describe();
+  EXPECT_EQ(result.exit_code, 130) << result.describe();
+  const auto manifest = nlohmann::json::parse(read_file(job.manifest()));
+  EXPECT_TRUE(manifest["summary"]["interrupted"].get<bool>());
+  ASSERT_EQ(manifest["files"].size(), 1u) << "only the file that was done";
+  EXPECT_EQ(manifest["files"][0]["path"], "small.txt");
+  EXPECT_TRUE(fs::exists(job.out() / "tree" / "small.txt.zst"));
+  for (const auto& entry : fs::recursive_directory_iterator(job.out())) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_FALSE(name.starts_with("zz-huge")) << "a partial output: " << entry.path();
+    EXPECT_EQ(name.find(".pipe-run-tmp."), std::string::npos) << "left behind: " << entry.path();
+  }
+}
+
 // A second SIGINT may come while the first one's manifest is being written, or after: either
 // way the run ends at once, with complete outputs or none, and no temporary file.
 TEST(ItInterrupt, SecondSigintLeavesNoPartialOutput) {

@@ -1,11 +1,19 @@
-// What the walk takes in: symlinks (followed or not, loops), special files, empty inputs,
-// include/exclude globs and hidden files.
+// What the walk takes in: symlinks (followed or not, loops), special files (FIFOs, sockets,
+// devices), empty inputs, include/exclude globs and hidden files; and inputs at the edges: a very
+// deep tree, 100,000 empty files, a file larger than 4 GiB.
 #include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <fcntl.h>
 #include <set>
 #include <string>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -122,6 +130,131 @@ TEST(ItSpecialFiles, FifoIsSkippedReportedAndNeverOpened) {
   EXPECT_EQ(fifo->value("status", ""), "skipped");
   EXPECT_FALSE(fifo->value("error", "").empty());
   EXPECT_EQ(manifest["summary"]["files"]["skipped"], 1);
+}
+
+TEST(ItSpecialFiles, SocketsAndDevicesAreSkippedReportedAndNeverOpened) {
+  Job job;
+  job.file("a.txt", "alpha\n");
+  // A socket file stays after its socket is closed.
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string socket_path = (job.root() / "sock").string();
+  ASSERT_LT(socket_path.size(), sizeof address.sun_path);
+  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+  ::close(listener);
+  // /dev/zero's twin: a reader that opened it would never see its end.
+  const bool have_device =
+      ::mknod((job.root() / "zero").c_str(), S_IFCHR | 0666, ::makedev(1, 5)) == 0;
+
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(20)});
+  ASSERT_FALSE(result.timed_out) << result.describe();
+  EXPECT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_EQ(listed_paths(job.checksums()), (std::set<std::string>{"a.txt"}));
+  const nlohmann::json manifest = read_json(job.manifest());
+  std::vector<std::pair<std::string, std::string>> specials{{"sock", "socket"}};
+  if (have_device) specials.emplace_back("zero", "char-device");
+  for (const auto& [path, kind] : specials) {
+    SCOPED_TRACE(path);
+    EXPECT_TRUE(contains(result.err, path)) << result.describe();
+    const nlohmann::json* record = find_record(manifest, path);
+    ASSERT_NE(record, nullptr) << manifest["files"].dump(1);
+    EXPECT_EQ(record->value("kind", ""), kind);
+    EXPECT_EQ(record->value("status", ""), "skipped");
+  }
+  EXPECT_EQ(manifest["summary"]["files"]["skipped"], specials.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs at the edges of size and shape.
+
+TEST(ItOddInputs, AVeryDeepTreeIsWalkedWrittenAndVerified) {
+  Job job;
+  std::string rel;
+  for (int level = 0; level < 600; ++level)
+    rel += "d/";
+  job.file(rel + "bottom.txt", "at the bottom\n");
+  job.file("top.txt", "at the top\n");
+  job.set("pipeline", "stages", R"(["hash", "compress", "write"])");
+  job.set("output", "dir", toml_string((job.out() / "tree").string()));
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(60)});
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_EQ(listed_paths(job.checksums()), (std::set<std::string>{rel + "bottom.txt", "top.txt"}));
+  EXPECT_EQ(job.check(job.checksums()).exit_code, 0);
+  const fs::path zst = job.out() / "tree" / (rel + "bottom.txt.zst");
+  const RunResult decoded = run({"zstd", "-d", "-q", "-c", zst.string()});
+  EXPECT_EQ(decoded.exit_code, 0) << decoded.describe();
+  EXPECT_EQ(decoded.out, "at the bottom\n");
+}
+
+TEST(ItOddInputs, AHundredThousandEmptyFiles) {
+  Job job;
+  constexpr int kDirs = 100;
+  constexpr int kPerDir = 1000;
+  for (int d = 0; d < kDirs; ++d) {
+    const fs::path dir = job.root() / ("d" + std::to_string(d));
+    fs::create_directories(dir);
+    for (int f = 0; f < kPerDir; ++f) {
+      const int fd = ::open((dir / ("e" + std::to_string(f))).c_str(),
+                            O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      ASSERT_GE(fd, 0);
+      ::close(fd);
+    }
+  }
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(240)});
+  ASSERT_FALSE(result.timed_out) << result.describe();
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+  const nlohmann::json manifest = read_json(job.manifest());
+  EXPECT_EQ(manifest["summary"]["files"]["ok"], kDirs * kPerDir);
+  EXPECT_EQ(manifest["files"].size(), static_cast<std::size_t>(kDirs * kPerDir));
+  const auto lines = read_checksums(job.checksums());
+  ASSERT_EQ(lines.size(), static_cast<std::size_t>(kDirs * kPerDir));
+  // XXH3-128 of nothing, as `xxhsum -H2 /dev/null` prints it.
+  const RunResult empty = run({"xxhsum", "-H2", "/dev/null"});
+  ASSERT_EQ(empty.exit_code, 0) << empty.describe();
+  const std::string empty_digest = empty.out.substr(0, empty.out.find(' '));
+  for (const auto& line : lines)
+    ASSERT_EQ(line.digest, empty_digest) << line.path;
+  const RunResult check =
+      job.check(job.checksums());  // the stock tool opens every one of them again
+  EXPECT_EQ(check.exit_code, 0) << check.err.substr(0, 2000);
+}
+
+TEST(ItOddInputs, AFileLargerThanFourGiBIsReadWholePastTheFourGiBMark) {
+  Job job;
+  const fs::path big = job.root() / "big.bin";
+  constexpr std::uintmax_t kFourGiB = std::uintmax_t{4} << 30;
+  // Sparse, with bytes just past 4 GiB that a 32-bit offset would miss or misplace.
+  write_sparse_file(big, kFourGiB + 65'536 + 17);
+  {
+    const int fd = ::open(big.c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    const std::string marker = "past the four GiB mark";
+    ASSERT_EQ(::pwrite(fd, marker.data(), marker.size(), static_cast<off_t>(kFourGiB + 1000)),
+              static_cast<ssize_t>(marker.size()));
+    ::close(fd);
+  }
+  job.set("pipeline", "stages", R"(["hash", "compress", "write"])");
+  job.set("compress", "level", "1");
+  job.set("output", "dir", toml_string((job.out() / "tree").string()));
+  const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(240)});
+  ASSERT_FALSE(result.timed_out) << result.describe();
+  ASSERT_EQ(result.exit_code, 0) << result.describe();
+
+  const nlohmann::json manifest = read_json(job.manifest());
+  const nlohmann::json* record = find_record(manifest, "big.bin");
+  ASSERT_NE(record, nullptr);
+  EXPECT_EQ((*record)["size"].get<std::uintmax_t>(), fs::file_size(big));
+  const RunResult check = job.check(job.checksums());
+  EXPECT_EQ(check.exit_code, 0) << check.describe();
+  // The output decodes to bytes with the same digest, without landing 4 GiB on the disk.
+  const fs::path zst = job.out() / "tree" / "big.bin.zst";
+  const RunResult decoded = run({"sh", "-c", "zstd -d -q -c \"$0\" | xxhsum -H2 -", zst.string()},
+                                RunOptions{.timeout = std::chrono::seconds(240)});
+  ASSERT_EQ(decoded.exit_code, 0) << decoded.describe();
+  EXPECT_EQ(decoded.out.substr(0, decoded.out.find(' ')), checksum_map(job.checksums())["big.bin"]);
 }
 
 TEST(ItIfNoFiles, ErrorExitsTwoAndWritesNothing) {

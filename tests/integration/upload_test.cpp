@@ -4,6 +4,7 @@
 // compared with the input. Faults: no server, a wrong secret, a throttling proxy.
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <fstream>
 #include <string>
@@ -110,7 +111,9 @@ TEST(ItUploadFile, StoreHoldsEveryObjectAndARerunStoresNothing) {
   EXPECT_EQ((*record)["upload"]["url"], "file://" + store.string() + "/dir/with space/b.log.zst");
   EXPECT_EQ(summary_upload(manifest)["objects_uploaded"], files.size());
 
-  RunResult second = job.run_pipe();
+  // Not resumed from the manifest: every file is read again, and the store's digest attribute
+  // tells that it already holds it.
+  RunResult second = job.run_pipe({"--set", "output.resume=false"});
   ASSERT_EQ(second.exit_code, 0) << second.describe();
   const nlohmann::json again = read_json(job.manifest());
   EXPECT_EQ(summary_upload(again)["objects_uploaded"], 0);
@@ -186,12 +189,70 @@ TEST_F(ItUploadS3, ARerunWithSkipExistingUploadsNothing) {
   ASSERT_EQ(first.exit_code, 0) << first.describe();
   EXPECT_EQ(summary_upload(read_json(job.manifest()))["objects_uploaded"], files.size());
 
-  RunResult second = run_with_credentials(job, std::string(kS3SecretKey));
+  // Not resumed from the manifest: every file is read again, and the HEAD with the digest
+  // tells that the store already holds it.
+  RunResult second =
+      run_with_credentials(job, std::string(kS3SecretKey), {"--set", "output.resume=false"});
   ASSERT_EQ(second.exit_code, 0) << second.describe();
   const nlohmann::json manifest = read_json(job.manifest());
   EXPECT_EQ(summary_upload(manifest)["bytes_uploaded"], 0);
   EXPECT_EQ(summary_upload(manifest)["objects_unchanged"], files.size());
+  EXPECT_EQ(manifest["summary"]["files"]["resumed"], 0);
   EXPECT_TRUE(contains(second.err, "upload: 0 sent (0.0 MB)")) << second.err;
+}
+
+TEST_F(ItUploadS3, ARerunResumesFromTheManifestAfterOneLookupPerObject) {
+  Job job;
+  const auto files = make_tree(job);
+  const std::string prefix = unique_prefix("resume");
+  configure_s3(job, prefix);
+  ASSERT_EQ(run_with_credentials(job, std::string(kS3SecretKey)).exit_code, 0);
+
+  // An object deleted from the store since is sent again; the others are not even read.
+  const std::string gone = files.begin()->first;
+  ASSERT_EQ(run(rclone({"deletefile",
+                        "prtest:" + std::string(kS3Bucket) + "/" + prefix + "/" + gone + ".zst"}))
+                .exit_code,
+            0);
+  RunResult second = run_with_credentials(job, std::string(kS3SecretKey));
+  ASSERT_EQ(second.exit_code, 0) << second.describe();
+  const nlohmann::json manifest = read_json(job.manifest());
+  EXPECT_EQ(manifest["summary"]["files"]["resumed"], files.size() - 1);
+  EXPECT_EQ(manifest["summary"]["bytes_in"].get<std::uintmax_t>(), files.at(gone).size());
+  EXPECT_EQ(summary_upload(manifest)["objects_uploaded"], 1);
+  EXPECT_EQ(decompress(s3_cat(prefix + "/" + gone + ".zst")), files.at(gone));
+}
+
+TEST_F(ItUploadS3, AnInterruptedMultipartUploadIsAbortedAndTheNextRunCompletesIt) {
+  Job job;
+  const std::string big = random_bytes(24 * kMiB, 21);
+  job.file("big.bin", big);
+  job.file("small.txt", "small\n");
+  const std::string prefix = unique_prefix("interrupted");
+  configure_s3(job, prefix);
+  job.set("pipeline", "stages", R"(["hash", "upload"])");
+  job.set("upload", "multipart_threshold", R"("5MiB")");
+  job.set("upload", "part_size", R"("5MiB")");
+  job.set("upload", "bandwidth_limit", R"("4MiB")");  // six seconds: the signal comes first
+  RunResult interrupted = run_with_credentials(
+      job, std::string(kS3SecretKey), {},
+      RunOptions{.send_signal = SIGINT, .signal_after = std::chrono::milliseconds(2000)});
+  ASSERT_FALSE(interrupted.timed_out) << interrupted.describe();
+  EXPECT_EQ(interrupted.exit_code, 130) << interrupted.describe();
+  for (const std::string& key : s3_list_multipart_uploads())
+    EXPECT_FALSE(key.starts_with(prefix)) << "a multipart upload left in progress: " << key;
+  const std::vector<std::string> stored = s3_list(prefix);
+  EXPECT_EQ(std::count(stored.begin(), stored.end(), prefix + "/big.bin"), 0) << "a partial object";
+  const nlohmann::json first = read_json(job.manifest());
+  EXPECT_TRUE(first["summary"]["interrupted"].get<bool>());
+  EXPECT_EQ(find_record(first, "big.bin"), nullptr) << "big.bin was not done";
+
+  job.set("upload", "bandwidth_limit", "");
+  RunResult second = run_with_credentials(job, std::string(kS3SecretKey));
+  ASSERT_EQ(second.exit_code, 0) << second.describe();
+  EXPECT_TRUE(s3_cat(prefix + "/big.bin") == big);
+  const nlohmann::json manifest = read_json(job.manifest());
+  EXPECT_EQ((*find_record(manifest, "big.bin"))["status"], "ok");
 }
 
 TEST_F(ItUploadS3, TheFirstPartLeavesBeforeTheFileIsRead) {
@@ -375,9 +436,10 @@ TEST_F(ItUploadS3, ContentLayoutNamesEvenMultipartObjectsAfterTheirDigest) {
   const std::vector<std::string> stored = s3_list(prefix);
   EXPECT_EQ(std::set<std::string>(stored.begin(), stored.end()), expected);  // no temporary left
 
-  // Again: the large files' digests come from the digest cache, so they are looked up by name
-  // before a byte leaves, and nothing is sent.
-  RunResult again = run_with_credentials(job, std::string(kS3SecretKey));
+  // Again, not resumed from the manifest: the large files' digests come from the digest cache,
+  // so they are looked up by name before a byte leaves, and nothing is sent.
+  RunResult again =
+      run_with_credentials(job, std::string(kS3SecretKey), {"--set", "output.resume=false"});
   ASSERT_EQ(again.exit_code, 0) << again.describe();
   EXPECT_EQ(summary_upload(read_json(job.manifest()))["objects_uploaded"], 0);
   EXPECT_EQ(summary_upload(read_json(job.manifest()))["bytes_uploaded"], 0);

@@ -68,7 +68,11 @@ class ManifestWriterTest : public ::testing::Test {
   }
 
   static ManifestHeader header() {
-    return {"0.1.0", "/etc/pipe-run/artifacts.toml", {"artifacts", "logs"}, {"hash", "write"}};
+    return {"0.1.0",
+            "/etc/pipe-run/artifacts.toml",
+            {"artifacts", "logs"},
+            {"hash", "write"},
+            {{"pipeline.stages", "hash,write"}, {"compress.level", "3"}}};
   }
 
   json read_manifest() const {
@@ -134,6 +138,8 @@ TEST_F(ManifestWriterTest, HoldsHeaderRecordsAndSummary) {
   EXPECT_EQ(manifest["config_file"], "/etc/pipe-run/artifacts.toml");
   EXPECT_EQ(manifest["roots"], json({"artifacts", "logs"}));
   EXPECT_EQ(manifest["stages"], json({"hash", "write"}));
+  EXPECT_EQ(manifest["settings"],
+            json({{"pipeline.stages", "hash,write"}, {"compress.level", "3"}}));
 
   const json& files = manifest["files"];
   ASSERT_EQ(files.size(), 3u);
@@ -152,7 +158,7 @@ TEST_F(ManifestWriterTest, HoldsHeaderRecordsAndSummary) {
       "symlink_target": "../target", "error": "symlink not followed"})"));
 
   const json& summary = manifest["summary"];
-  EXPECT_EQ(summary["files"], json::parse(R"({"total": 3, "ok": 1, "failed": 1, "skipped": 1})"));
+  EXPECT_EQ(summary["files"], json::parse(R"({"total": 3, "ok": 1, "failed": 1, "skipped": 1, "resumed": 0})"));
   EXPECT_EQ(summary["bytes_in"], 3'000'000);
   EXPECT_EQ(summary["bytes_out"], 1'000'000);
   EXPECT_DOUBLE_EQ(summary["duration_s"].get<double>(), 1.5);
