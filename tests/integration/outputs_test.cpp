@@ -2,10 +2,7 @@
 // (through the ring's fault-injection hook, io/fault_injection.hpp: this VM has no
 // device-mapper), symlinks that would lead outputs out of the tree, and modes under the umask.
 // Each time: a clear error naming the file and the reason, the rest done, nothing partial left.
-#include <cstring>
-#include <sched.h>
 #include <string>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -14,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/harness.hpp"
+#include "integration/private_tmpfs.hpp"
 
 namespace piperun::itest {
 namespace {
@@ -29,38 +27,6 @@ void configure_write(Job& job, const std::string& stages = R"(["hash", "compress
   job.set("pipeline", "stages", stages);
   job.set("output", "dir", toml_string(tree_of(job).string()));
 }
-
-// A tmpfs mounted on `dir` in a mount namespace of this test process's own (ctest runs each test
-// in a process of its own), so the mount can never outlive the test; the pipe-run processes the
-// test starts see it. Needs CAP_SYS_ADMIN: `error()` says why not.
-class PrivateTmpfs {
- public:
-  PrivateTmpfs(const fs::path& dir, const std::string& options, unsigned long flags = 0)
-      : dir_(dir) {
-    fs::create_directories(dir);
-    if (::unshare(CLONE_NEWNS) != 0) {
-      error_ = std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
-    } else if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-      error_ = std::string("making mounts private: ") + std::strerror(errno);
-    } else if (::mount("tmpfs", dir.c_str(), "tmpfs", flags, options.c_str()) != 0) {
-      error_ = std::string("mount tmpfs: ") + std::strerror(errno);
-    } else {
-      mounted_ = true;
-    }
-  }
-  ~PrivateTmpfs() {
-    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-  }
-  PrivateTmpfs(const PrivateTmpfs&) = delete;
-  PrivateTmpfs& operator=(const PrivateTmpfs&) = delete;
-
-  const std::string& error() const { return error_; }
-
- private:
-  fs::path dir_;
-  bool mounted_ = false;
-  std::string error_;
-};
 
 // Every name under `dir` that a run must not leave behind: temporaries and lock files.
 std::vector<std::string> leftovers(const fs::path& dir) {
