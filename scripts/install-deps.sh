@@ -10,6 +10,7 @@ packages=(
   liburing-dev libtbb-dev libzstd-dev libxxhash-dev xxhash zstd
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libpugixml-dev libisal-dev
+  clang-16 libclang-rt-16-dev
 )
 bench_packages=(fio hyperfine time jq)
 
