@@ -15,7 +15,7 @@ trap 'tests/servers/test-servers.sh stop' EXIT
 # The optimised build, then the same suite under AddressSanitizer + UBSan (LeakSanitizer on):
 # the integration tests run each build's own binary. Then the engine's suites (io, pipeline)
 # under ThreadSanitizer: the I/O thread, the TBB workers and the walker thread. Then the
-# libFuzzer targets (clang 16, ASan + UBSan), each for 20 s from its seed corpus in tests/fuzz.
+# libFuzzer targets (clang 16, ASan + UBSan), each for 10 s from its seed corpus in tests/fuzz.
 # --no-tests=error: a build that registers no test must not pass.
 for preset in release asan tsan fuzz; do
   cmake --preset "$preset"

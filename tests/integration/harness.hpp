@@ -369,12 +369,13 @@ class Job {
   std::map<std::string, std::map<std::string, std::string>> keys_;
 };
 
-// The peak RSS pipe-run promises for `memory_limit_mib`: the limit plus 48 MiB. A sanitizer
-// build (the asan preset) also carries ASan's shadow memory and its quarantine, which keeps up
-// to 256 MiB of freed memory (there coroutine frames are plain new/delete, so a long run fills
-// it): the promise is not about those, and they get 384 MiB more.
+// The peak RSS pipe-run promises for `memory_limit_mib`: the limit plus 48 MiB. A binary built
+// with ASan (the asan preset: PIPE_RUN_BINARY_HAS_ASAN, since the harness itself is not
+// instrumented) also carries ASan's shadow memory and its quarantine, which keeps up to 256 MiB
+// of freed memory (there coroutine frames are plain new/delete, so a long run fills it): the
+// promise is not about those, and they get 384 MiB more.
 inline long rss_bound_kib(long memory_limit_mib) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(PIPE_RUN_BINARY_HAS_ASAN)
   constexpr long kSanitizerSlackMib = 384;
 #else
   constexpr long kSanitizerSlackMib = 0;

@@ -242,9 +242,7 @@ TEST(ItOddInputs, AFileLargerThanFourGiBIsReadWholePastTheFourGiBMark) {
               static_cast<ssize_t>(marker.size()));
     ::close(fd);
   }
-  job.set("pipeline", "stages", R"(["hash", "compress", "write"])");
-  job.set("compress", "level", "1");
-  job.set("output", "dir", toml_string((job.out() / "tree").string()));
+  // Hash only: the digest covers every byte, and the stock tool checks it.
   const RunResult result = job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(240)});
   ASSERT_FALSE(result.timed_out) << result.describe();
   ASSERT_EQ(result.exit_code, 0) << result.describe();
@@ -253,14 +251,9 @@ TEST(ItOddInputs, AFileLargerThanFourGiBIsReadWholePastTheFourGiBMark) {
   const nlohmann::json* record = find_record(manifest, "big.bin");
   ASSERT_NE(record, nullptr);
   EXPECT_EQ((*record)["size"].get<std::uintmax_t>(), fs::file_size(big));
+  EXPECT_EQ(manifest["summary"]["bytes_in"].get<std::uintmax_t>(), fs::file_size(big));
   const RunResult check = job.check(job.checksums());
   EXPECT_EQ(check.exit_code, 0) << check.describe();
-  // The output decodes to bytes with the same digest, without landing 4 GiB on the disk.
-  const fs::path zst = job.out() / "tree" / "big.bin.zst";
-  const RunResult decoded = run({"sh", "-c", "zstd -d -q -c \"$0\" | xxhsum -H2 -", zst.string()},
-                                RunOptions{.timeout = std::chrono::seconds(240)});
-  ASSERT_EQ(decoded.exit_code, 0) << decoded.describe();
-  EXPECT_EQ(decoded.out.substr(0, decoded.out.find(' ')), checksum_map(job.checksums())["big.bin"]);
 }
 
 TEST(ItIfNoFiles, ErrorExitsTwoAndWritesNothing) {
