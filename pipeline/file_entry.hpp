@@ -24,6 +24,9 @@ struct FileEntry {
   mode_t mode = 0;
   std::int64_t mtime_ns = 0;
   std::int64_t ctime_ns = 0;   // the walker's: a file read in one go is checked against it
+  // On a local disk filesystem (ext4, xfs, btrfs, tmpfs...), where the stat of an open file
+  // never waits for a device or a server.
+  bool local_disk = false;
   std::string symlink_target;  // kind == symlink
   std::string message;         // kind == special: what it is; kind == error: what went wrong
 };

@@ -1,5 +1,6 @@
 #include "pipeline/file_flow.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
@@ -238,10 +239,18 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
 
   // Stat again before the outputs are committed: bytes read while a writer was at work (in
   // place, same size) must never be recorded as the file's. A file read in one go compares with
-  // the walker's stat.
+  // the walker's stat. The ring hands every statx to an io-wq worker, which cost 20% on 20,000
+  // small files; on a local disk the stat of an open file only reads its in-memory inode, so
+  // there small files ask directly.
   if (status) {
-    auto stated = co_await io::Statx(ring, fd, "", AT_EMPTY_PATH,
-                                     STATX_SIZE | STATX_MTIME | STATX_CTIME, &stat);
+    constexpr unsigned kMask = STATX_SIZE | STATX_MTIME | STATX_CTIME;
+    std::expected<void, std::error_code> stated;
+    if (single_read && entry.local_disk) {
+      if (::statx(fd, "", AT_EMPTY_PATH, kMask, &stat) != 0)
+        stated = std::unexpected(std::error_code(errno, std::system_category()));
+    } else {
+      stated = co_await io::Statx(ring, fd, "", AT_EMPTY_PATH, kMask, &stat);
+    }
     if (!stated) {
       status = std::unexpected(Failure{describe("statx", stated.error())});
     } else if (auto change =

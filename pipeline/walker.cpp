@@ -15,12 +15,15 @@
 #include <dirent.h>
 #include <exception>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <optional>
 #include <pthread.h>
 #include <string_view>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <system_error>
 #include <unistd.h>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -143,6 +146,7 @@ class Walker::Traversal {
   bool emit_non_directory(int at_fd, const char* name, const std::string& rel, std::string abs,
                           const struct stat& st);
   bool emit_error(const std::string& rel, std::string abs, std::string message);
+  bool on_local_disk(int at_fd, const char* name, dev_t device);
 
   std::string output_rel(const std::string& rel) const;
   bool selected(std::string_view rel) const;
@@ -156,9 +160,39 @@ class Walker::Traversal {
   // The open frames are always the top of the stack: stack_[first_open_ ..].
   std::size_t first_open_ = 0;
   std::unordered_set<DirId, DirIdHash> on_stack_;
-  std::string root_label_;  // the root's own folder (or file) name
-  std::string prefix_;      // root_label_ with several roots, else empty
+  std::string root_label_;                      // the root's own folder (or file) name
+  std::string prefix_;                          // root_label_ with several roots, else empty
+  std::unordered_map<dev_t, bool> local_disk_;  // by st_dev: see on_local_disk
 };
+
+// Filesystems whose stat of an open file reads the in-memory inode and never waits for a device
+// or a server (FileEntry::local_disk). Network and FUSE filesystems are not among them.
+bool is_local_disk(decltype(statfs::f_type) type) {
+  switch (type) {
+    case EXT4_SUPER_MAGIC:  // also ext2 and ext3
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case F2FS_SUPER_MAGIC:
+    case TMPFS_MAGIC:
+    case RAMFS_MAGIC:
+    case OVERLAYFS_SUPER_MAGIC:  // containers' root filesystems
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Asked once per device: a directory's filesystem is its files' (a file bind-mounted from
+// elsewhere is the rare exception, and is then judged by its directory).
+bool Walker::Traversal::on_local_disk(int at_fd, const char* name, dev_t device) {
+  auto [known, inserted] = local_disk_.try_emplace(device, false);
+  if (inserted) {
+    struct statfs fs {};
+    const int result = at_fd == AT_FDCWD ? ::statfs(name, &fs) : ::fstatfs(at_fd, &fs);
+    known->second = result == 0 && is_local_disk(fs.f_type);
+  }
+  return known->second;
+}
 
 bool Walker::Traversal::walk_root(const std::filesystem::path& root, bool several_roots) {
   std::error_code ec;
@@ -347,6 +381,7 @@ bool Walker::Traversal::emit_non_directory(int at_fd, const char* name, const st
   switch (st.st_mode & S_IFMT) {
     case S_IFREG:
       entry.kind = EntryKind::regular;
+      entry.local_disk = on_local_disk(at_fd, name, st.st_dev);
       walker_.files_.fetch_add(1, std::memory_order_relaxed);
       walker_.bytes_.fetch_add(entry.size, std::memory_order_relaxed);
       break;

@@ -173,6 +173,20 @@ TEST_F(FileFlow, ASmallFileWrittenInPlaceWhileReadFails) {
   EXPECT_EQ(seen.aborted, 1);
 }
 
+TEST_F(FileFlow, ASmallFileOnALocalDiskWrittenInPlaceWhileReadFails) {
+  // The same, with the stat after the read asked directly instead of through the ring.
+  const auto path = make_file(1000);
+  FileEntry entry = entry_for(path);
+  entry.local_disk = true;
+  Seen seen;
+  const auto record =
+      process(std::move(entry), seen, [&path](std::uint64_t) { write_in_place(path, 10); });
+  EXPECT_EQ(record.status, FileStatus::failed);
+  EXPECT_EQ(record.error, "changed while being read (mtime, ctime)");
+  EXPECT_EQ(seen.finished, 0);
+  EXPECT_EQ(seen.aborted, 1);
+}
+
 TEST_F(FileFlow, AFileChangedBetweenWalkAndReadFails) {
   const auto path = make_file(1000);
   FileEntry entry = entry_for(path);
