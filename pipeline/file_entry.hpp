@@ -23,7 +23,7 @@ struct FileEntry {
   std::uint64_t size = 0;  // from the walker's stat: a hint, the file flow stats again
   mode_t mode = 0;
   std::int64_t mtime_ns = 0;
-  std::int64_t ctime_ns = 0;   // the walker's: a file read in one go is checked against it
+  std::int64_t ctime_ns = 0;  // the walker's: a file read in one go is checked against it
   // On a local disk filesystem (ext4, xfs, btrfs, tmpfs...), where the stat of an open file
   // never waits for a device or a server.
   bool local_disk = false;

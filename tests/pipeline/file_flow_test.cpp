@@ -162,29 +162,21 @@ TEST_F(FileFlow, ALargeFileWrittenInPlaceWhileReadFails) {
 }
 
 TEST_F(FileFlow, ASmallFileWrittenInPlaceWhileReadFails) {
-  // Read in one go, without a statx of its own: compared with the walker's stat.
-  const auto path = make_file(1000);
-  Seen seen;
-  const auto record =
-      process(entry_for(path), seen, [&path](std::uint64_t) { write_in_place(path, 10); });
-  EXPECT_EQ(record.status, FileStatus::failed);
-  EXPECT_EQ(record.error, "changed while being read (mtime, ctime)");
-  EXPECT_EQ(seen.finished, 0);
-  EXPECT_EQ(seen.aborted, 1);
-}
-
-TEST_F(FileFlow, ASmallFileOnALocalDiskWrittenInPlaceWhileReadFails) {
-  // The same, with the stat after the read asked directly instead of through the ring.
-  const auto path = make_file(1000);
-  FileEntry entry = entry_for(path);
-  entry.local_disk = true;
-  Seen seen;
-  const auto record =
-      process(std::move(entry), seen, [&path](std::uint64_t) { write_in_place(path, 10); });
-  EXPECT_EQ(record.status, FileStatus::failed);
-  EXPECT_EQ(record.error, "changed while being read (mtime, ctime)");
-  EXPECT_EQ(seen.finished, 0);
-  EXPECT_EQ(seen.aborted, 1);
+  // Read in one go, without a statx of its own: compared with the walker's stat, asked again
+  // through the ring, or directly on a local disk.
+  for (const bool local_disk : {false, true}) {
+    SCOPED_TRACE(local_disk ? "local disk" : "through the ring");
+    const auto path = make_file(1000);
+    FileEntry entry = entry_for(path);
+    entry.local_disk = local_disk;
+    Seen seen;
+    const auto record =
+        process(std::move(entry), seen, [&path](std::uint64_t) { write_in_place(path, 10); });
+    EXPECT_EQ(record.status, FileStatus::failed);
+    EXPECT_EQ(record.error, "changed while being read (mtime, ctime)");
+    EXPECT_EQ(seen.finished, 0);
+    EXPECT_EQ(seen.aborted, 1);
+  }
 }
 
 TEST_F(FileFlow, AFileChangedBetweenWalkAndReadFails) {

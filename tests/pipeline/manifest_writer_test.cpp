@@ -158,7 +158,8 @@ TEST_F(ManifestWriterTest, HoldsHeaderRecordsAndSummary) {
       "symlink_target": "../target", "error": "symlink not followed"})"));
 
   const json& summary = manifest["summary"];
-  EXPECT_EQ(summary["files"], json::parse(R"({"total": 3, "ok": 1, "failed": 1, "skipped": 1, "resumed": 0})"));
+  EXPECT_EQ(summary["files"],
+            json::parse(R"({"total": 3, "ok": 1, "failed": 1, "skipped": 1, "resumed": 0})"));
   EXPECT_EQ(summary["bytes_in"], 3'000'000);
   EXPECT_EQ(summary["bytes_out"], 1'000'000);
   EXPECT_DOUBLE_EQ(summary["duration_s"].get<double>(), 1.5);
