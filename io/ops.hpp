@@ -176,6 +176,11 @@ class Fsync final : public StatusOp {
   int fd_;
 };
 
+// A statx time as nanoseconds since the epoch, as the manifest and FileInfo count them.
+inline std::int64_t nanoseconds(const statx_timestamp& time) noexcept {
+  return time.tv_sec * 1'000'000'000LL + time.tv_nsec;
+}
+
 // statx(2) into `*out`, which must outlive the operation. For an open file: path "" with
 // AT_EMPTY_PATH.
 class Statx final : public StatusOp {

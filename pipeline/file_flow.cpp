@@ -29,10 +29,6 @@ std::string describe(const char* step, const std::error_code& error) {
   return std::string(step) + ": " + error.message();
 }
 
-std::int64_t nanoseconds(const statx_timestamp& time) {
-  return time.tv_sec * 1'000'000'000LL + time.tv_nsec;
-}
-
 // What tells that a file changed while it was read, as GNU tar's "file changed as we read it"
 // judges: a write moves mtime and ctime even when it keeps the size.
 struct Version {
@@ -154,10 +150,10 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
     } else {
       record.size = stat.stx_size;
       record.mode = stat.stx_mode;
-      record.mtime_ns = nanoseconds(stat.stx_mtime);
+      record.mtime_ns = io::nanoseconds(stat.stx_mtime);
       device = (std::uint64_t{stat.stx_dev_major} << 32) | stat.stx_dev_minor;
       inode = stat.stx_ino;
-      ctime_ns = nanoseconds(stat.stx_ctime);
+      ctime_ns = io::nanoseconds(stat.stx_ctime);
       before = Version{record.size, record.mtime_ns, ctime_ns};
     }
   }
@@ -254,8 +250,8 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
     if (!stated) {
       status = std::unexpected(Failure{describe("statx", stated.error())});
     } else if (auto change =
-                   describe_change(before, Version{stat.stx_size, nanoseconds(stat.stx_mtime),
-                                                   nanoseconds(stat.stx_ctime)})) {
+                   describe_change(before, Version{stat.stx_size, io::nanoseconds(stat.stx_mtime),
+                                                   io::nanoseconds(stat.stx_ctime)})) {
       status = std::unexpected(Failure{std::move(*change)});
     }
   }

@@ -155,9 +155,9 @@ pipeline::task<bool> OutputTree::holds(io::Ring& ring, const std::string& rel, s
   struct statx stat {};
   auto stated = co_await io::Statx(ring, fd_, rel.c_str(), AT_SYMLINK_NOFOLLOW,
                                    STATX_TYPE | STATX_SIZE | STATX_MTIME, &stat);
-  co_return stated&& S_ISREG(stat.stx_mode) &&
-      stat.stx_size == size&& stat.stx_mtime.tv_sec * 1'000'000'000LL + stat.stx_mtime.tv_nsec ==
-          mtime_ns;
+  if (!stated) co_return false;
+  co_return S_ISREG(stat.stx_mode) &&
+      stat.stx_size == size&& io::nanoseconds(stat.stx_mtime) == mtime_ns;
 }
 
 std::string OutputTree::temp_path_for(std::string_view rel) {
