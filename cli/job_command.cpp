@@ -1,0 +1,207 @@
+#include "cli/job_command.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <pthread.h>
+#include <signal.h>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include "cli/config.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/summary.hpp"
+#include "pipeline/cpu_budget.hpp"
+#include "pipeline/engine.hpp"
+#include "stages/hash.hpp"
+#include "stages/registry.hpp"
+#include "stages/upload/digest_cache.hpp"
+
+namespace piperun::cli {
+namespace {
+
+enum class Verbosity { quiet, normal, verbose };
+
+// What the upload stage needs beyond its config section.
+stages::UploadContext upload_context(const Config& config) {
+  stages::UploadContext context;
+  auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? std::string(value) : std::string();
+  };
+  context.access_key = env("AWS_ACCESS_KEY_ID");
+  context.secret_key = env("AWS_SECRET_ACCESS_KEY");
+  context.session_token = env("AWS_SESSION_TOKEN");
+  context.ca_bundle = env("AWS_CA_BUNDLE");
+  context.http_auth = env("PIPE_RUN_HTTP_AUTH");
+  const bool hashed = std::find(config.pipeline.stages.begin(), config.pipeline.stages.end(),
+                                "hash") != config.pipeline.stages.end();
+  if (hashed && !config.hash.algorithms.empty())
+    context.digest_name = std::string(stages::algorithm_name(config.hash.algorithms.front()));
+  context.memory = config.pipeline.memory_limit / 2;
+  context.digest_cache = stages::upload::DigestCache::default_path();
+  return context;
+}
+
+// What decides the outputs a run makes of a file: a re-run resumes from a manifest only when
+// they are the same (pipeline/resume_index.hpp).
+std::vector<std::pair<std::string, std::string>> resume_settings(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> settings;
+  const auto joined = [](const auto& items, auto&& name_of) {
+    std::string text;
+    for (const auto& item : items)
+      text += (text.empty() ? "" : ",") + std::string(name_of(item));
+    return text;
+  };
+  const auto same = [](const auto& item) -> std::string { return item; };
+  settings.emplace_back("pipeline.stages", joined(config.pipeline.stages, same));
+  std::vector<std::string> roots;
+  for (const auto& root : config.input.paths)
+    roots.push_back(root.string());
+  settings.emplace_back("input.paths", joined(roots, same));
+  settings.emplace_back("hash.algorithms",
+                        joined(config.hash.algorithms, [](stages::HashAlgorithm algorithm) {
+                          return stages::algorithm_name(algorithm);
+                        }));
+  settings.emplace_back("compress.level", std::to_string(config.compress.level));
+  settings.emplace_back("output.dir", config.output.dir.string());
+  settings.emplace_back("upload.url", config.upload.url);
+  settings.emplace_back(
+      "upload.layout", config.upload.layout == stages::UploadLayout::mirror ? "mirror" : "content");
+  return settings;
+}
+
+pipeline::EngineOptions engine_options(const Config& config) {
+  pipeline::EngineOptions options;
+  options.input = config.input;
+  options.pipeline = config.pipeline;
+  options.output = config.output;
+  options.cpu_threads =
+      config.pipeline.threads > 0 ? config.pipeline.threads : pipeline::usable_cpus();
+  const auto& stages = config.pipeline.stages;
+  if (std::find(stages.begin(), stages.end(), "hash") != stages.end()) {
+    for (stages::HashAlgorithm algorithm : config.hash.algorithms) {
+      const std::string name(stages::algorithm_name(algorithm));
+      options.checksum_files.push_back(
+          {name, pipeline::ChecksumWriter::checksum_path_for(config.output.checksums, name)});
+    }
+  }
+  options.manifest_header.tool_version = "pipe-run " PIPE_RUN_VERSION;
+  options.manifest_header.config_file = config.file.string();
+  for (const auto& root : config.input.paths)
+    options.manifest_header.roots.push_back(root.string());
+  options.manifest_header.stages = stages;
+  options.manifest_header.settings = resume_settings(config);
+  const auto has = [&stages](std::string_view name) {
+    return std::find(stages.begin(), stages.end(), name) != stages.end();
+  };
+  options.resume = config.output.resume && (has("write") || has("upload"));
+  return options;
+}
+
+void report_file(const pipeline::FileRecord& record, Verbosity verbosity) {
+  switch (record.status) {
+    case pipeline::FileStatus::ok:
+      if (verbosity == Verbosity::verbose) fmt::print(stderr, "ok: {}\n", record.rel_path);
+      break;
+    case pipeline::FileStatus::failed:
+      fmt::print(stderr, "pipe-run: {}: {}\n", record.rel_path, record.error);
+      break;
+    case pipeline::FileStatus::skipped:
+      // A symlink left unfollowed is what the user asked for; other skips deserve a word.
+      if (verbosity == Verbosity::verbose ||
+          (verbosity == Verbosity::normal && record.kind != "symlink")) {
+        fmt::print(stderr, "pipe-run: {}: {}\n", record.rel_path, record.error);
+      }
+      break;
+  }
+}
+
+}  // namespace
+
+void add_job_arguments(CLI::App& app, JobArguments& arguments) {
+  app.add_option("CONFIG", arguments.config_file, "the job's TOML configuration");
+  app.add_option("--set", arguments.overrides,
+                 "override a key: section.key=value (value in TOML syntax)")
+      ->take_all();
+  app.add_flag("-q,--quiet", arguments.quiet, "print errors only");
+  app.add_flag("-v,--verbose", arguments.verbose, "print every file");
+  app.add_flag("--dry-run", arguments.dry_run,
+               "walk and filter, print what would be done; write nothing, contact no server");
+  app.add_flag("--json", arguments.json,
+               "print the summary and failures as one JSON document on stdout");
+  const std::map<std::string, ProgressMode> modes{{"auto", ProgressMode::automatic},
+                                                  {"always", ProgressMode::always},
+                                                  {"never", ProgressMode::never}};
+  app.add_option("--progress", arguments.progress,
+                 "auto: a live line on a terminal, a plain line every report.progress_interval "
+                 "otherwise; always; never")
+      ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))
+      ->default_str("auto");
+  app.add_option("--shard", arguments.shard,
+                 "K/N: process only shard K of N (1-based), a partition by path hash");
+}
+
+int run_job_command(const JobArguments& arguments) {
+  const Verbosity verbosity = arguments.quiet     ? Verbosity::quiet
+                              : arguments.verbose ? Verbosity::verbose
+                                                  : Verbosity::normal;
+
+  auto config = load_config(arguments.config_file, arguments.overrides);
+  if (!config) {
+    fmt::print(stderr, "pipe-run: {}\n", config.error().message);
+    return kExitUsage;
+  }
+  pipeline::EngineOptions options = engine_options(*config);
+  options.handle_signals = true;
+  stages::StageOptions stage_options{
+      config->hash,   config->compress,        {config->output.dir, config->output.fsync},
+      config->upload, upload_context(*config), options.cpu_threads};
+  auto stages = stages::make_stages(config->pipeline.stages, stage_options);
+  if (!stages) {
+    fmt::print(stderr, "pipe-run: {}: {}\n", config->origin_of("pipeline.stages"), stages.error());
+    return kExitUsage;
+  }
+
+  // SIGINT and SIGTERM are read through the engine's ring: block them before any thread starts,
+  // so every thread inherits the mask and none is interrupted by them.
+  const sigset_t signals = pipeline::stop_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  pipeline::EngineHooks hooks;
+  if (verbosity == Verbosity::verbose) {
+    hooks.on_event = [](std::string_view text) { fmt::print(stderr, "pipe-run: {}\n", text); };
+  }
+  hooks.on_file_done = [verbosity](const pipeline::FileRecord& record) {
+    report_file(record, verbosity);
+  };
+  pipeline::Engine engine(std::move(options), std::move(*stages), std::move(hooks));
+  auto stats = engine.run();
+  if (!stats) {
+    fmt::print(stderr, "pipe-run: {}\n", stats.error().message);
+    switch (stats.error().kind) {
+      case pipeline::RunError::Kind::no_files:
+        return kExitUsage;
+      case pipeline::RunError::Kind::interrupted:
+        return kExitInterrupted;
+      case pipeline::RunError::Kind::fatal:
+        return kExitFatal;
+    }
+    return kExitFatal;
+  }
+  if (stats->files_total() == 0 && config->input.if_no_files == pipeline::IfNoFiles::warn) {
+    fmt::print(stderr, "pipe-run: warning: no input files matched\n");
+  }
+  if (verbosity != Verbosity::quiet) fmt::print(stderr, "{}\n", format_summary(*stats));
+  if (stats->interrupted) {
+    fmt::print(stderr, "pipe-run: interrupted: the manifest lists the files done so far\n");
+    return kExitInterrupted;
+  }
+  return stats->files_failed > 0 ? kExitSomeFailed : kExitOk;
+}
+
+}  // namespace piperun::cli
