@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <pthread.h>
 #include <signal.h>
 #include <string>
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -13,7 +15,12 @@
 #include <fmt/core.h>
 
 #include "cli/config.hpp"
+#include "cli/console.hpp"
+#include "cli/dry_run.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/progress_display.hpp"
+#include "cli/report/run_reports.hpp"
+#include "cli/shard_argument.hpp"
 #include "cli/summary.hpp"
 #include "pipeline/cpu_budget.hpp"
 #include "pipeline/engine.hpp"
@@ -47,6 +54,11 @@ stages::UploadContext upload_context(const Config& config) {
   return context;
 }
 
+// "K/N"; empty for the whole input.
+std::string shard_text(const pipeline::Shard& shard) {
+  return shard.whole() ? std::string() : shard.to_string();
+}
+
 // What decides the outputs a run makes of a file: a re-run resumes from a manifest only when
 // they are the same (pipeline/resume_index.hpp).
 std::vector<std::pair<std::string, std::string>> resume_settings(const Config& config) {
@@ -69,6 +81,7 @@ std::vector<std::pair<std::string, std::string>> resume_settings(const Config& c
                         }));
   settings.emplace_back("compress.level", std::to_string(config.compress.level));
   settings.emplace_back("output.dir", config.output.dir.string());
+  settings.emplace_back("input.shard", shard_text(config.input.shard));
   settings.emplace_back("upload.url", config.upload.url);
   settings.emplace_back(
       "upload.layout", config.upload.layout == stages::UploadLayout::mirror ? "mirror" : "content");
@@ -95,6 +108,7 @@ pipeline::EngineOptions engine_options(const Config& config) {
   for (const auto& root : config.input.paths)
     options.manifest_header.roots.push_back(root.string());
   options.manifest_header.stages = stages;
+  options.manifest_header.shard = shard_text(config.input.shard);
   options.manifest_header.settings = resume_settings(config);
   const auto has = [&stages](std::string_view name) {
     return std::find(stages.begin(), stages.end(), name) != stages.end();
@@ -103,22 +117,37 @@ pipeline::EngineOptions engine_options(const Config& config) {
   return options;
 }
 
-void report_file(const pipeline::FileRecord& record, Verbosity verbosity) {
+void report_file(const pipeline::FileRecord& record, Verbosity verbosity, Console& console) {
   switch (record.status) {
     case pipeline::FileStatus::ok:
-      if (verbosity == Verbosity::verbose) fmt::print(stderr, "ok: {}\n", record.rel_path);
+      if (verbosity == Verbosity::verbose) console.line(fmt::format("ok: {}", record.rel_path));
       break;
     case pipeline::FileStatus::failed:
-      fmt::print(stderr, "pipe-run: {}: {}\n", record.rel_path, record.error);
+      console.line(fmt::format("pipe-run: {}: {}", record.rel_path, record.error));
       break;
     case pipeline::FileStatus::skipped:
       // A symlink left unfollowed is what the user asked for; other skips deserve a word.
       if (verbosity == Verbosity::verbose ||
           (verbosity == Verbosity::normal && record.kind != "symlink")) {
-        fmt::print(stderr, "pipe-run: {}: {}\n", record.rel_path, record.error);
+        console.line(fmt::format("pipe-run: {}: {}", record.rel_path, record.error));
       }
       break;
   }
+}
+
+// --progress: auto draws a live line on a terminal and plain lines in logs, none with -q.
+std::optional<ProgressDisplay::Style> progress_style(const JobArguments& arguments) {
+  switch (arguments.progress) {
+    case ProgressMode::never:
+      return std::nullopt;
+    case ProgressMode::always:
+      return ProgressDisplay::Style::live;
+    case ProgressMode::automatic:
+      break;
+  }
+  if (arguments.quiet) return std::nullopt;
+  return ::isatty(STDERR_FILENO) == 1 ? ProgressDisplay::Style::live
+                                      : ProgressDisplay::Style::plain;
 }
 
 }  // namespace
@@ -138,12 +167,18 @@ void add_job_arguments(CLI::App& app, JobArguments& arguments) {
                                                   {"always", ProgressMode::always},
                                                   {"never", ProgressMode::never}};
   app.add_option("--progress", arguments.progress,
-                 "auto: a live line on a terminal, a plain line every report.progress_interval "
-                 "otherwise; always; never")
+                 "auto (default): a live line on a terminal, else a plain line every "
+                 "report.progress_interval, none with -q; always: the live line, even into a "
+                 "log or with -q; never")
       ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))
-      ->default_str("auto");
+      ->option_text("auto|always|never");
   app.add_option("--shard", arguments.shard,
-                 "K/N: process only shard K of N (1-based), a partition by path hash");
+                 "K/N: process only shard K of N (1-based), a partition by path hash")
+      // An empty value (an unset CI variable) must not mean every file; the rest is checked
+      // by parse_shard once the config is loaded.
+      ->check([](const std::string& text) {
+        return text.empty() ? std::string("expected K/N, got an empty value") : std::string();
+      });
 }
 
 int run_job_command(const JobArguments& arguments) {
@@ -156,6 +191,15 @@ int run_job_command(const JobArguments& arguments) {
     fmt::print(stderr, "pipe-run: {}\n", config.error().message);
     return kExitUsage;
   }
+  if (!arguments.shard.empty()) {
+    auto shard = parse_shard(arguments.shard);
+    if (!shard) {
+      fmt::print(stderr, "pipe-run: {}\n", shard.error());
+      return kExitUsage;
+    }
+    config->input.shard = *shard;
+  }
+  if (arguments.dry_run) return run_dry_run(*config, arguments);
   pipeline::EngineOptions options = engine_options(*config);
   options.handle_signals = true;
   stages::StageOptions stage_options{
@@ -172,36 +216,70 @@ int run_job_command(const JobArguments& arguments) {
   const sigset_t signals = pipeline::stop_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // After the mask: the event log's writer thread must not take the signals either.
+  report::RunReports reports(*config);
+  if (auto opened = reports.open(); !opened) {
+    fmt::print(stderr, "pipe-run: {}\n", opened.error());
+    return reports.finish(
+        std::unexpected(pipeline::RunError{pipeline::RunError::Kind::fatal, opened.error()}),
+        kExitFatal);
+  }
+
+  Console console;
   pipeline::EngineHooks hooks;
   if (verbosity == Verbosity::verbose) {
-    hooks.on_event = [](std::string_view text) { fmt::print(stderr, "pipe-run: {}\n", text); };
+    hooks.on_event = [&console](std::string_view text) {
+      console.line(fmt::format("pipe-run: {}", text));
+    };
   }
-  hooks.on_file_done = [verbosity](const pipeline::FileRecord& record) {
-    report_file(record, verbosity);
+  hooks.on_file_done = [verbosity, &reports, &console](const pipeline::FileRecord& record) {
+    report_file(record, verbosity, console);
+    reports.on_file_done(record);
   };
   pipeline::Engine engine(std::move(options), std::move(*stages), std::move(hooks));
+  std::optional<ProgressDisplay> progress;
+  if (auto style = progress_style(arguments)) {
+    progress.emplace(engine, console, *style, config->report.progress_interval);
+  }
   auto stats = engine.run();
+  if (progress) progress->stop();
+
+  int exit_code = kExitOk;
   if (!stats) {
-    fmt::print(stderr, "pipe-run: {}\n", stats.error().message);
+    console.line(fmt::format("pipe-run: {}", stats.error().message));
     switch (stats.error().kind) {
       case pipeline::RunError::Kind::no_files:
-        return kExitUsage;
+        exit_code = kExitUsage;
+        break;
       case pipeline::RunError::Kind::interrupted:
-        return kExitInterrupted;
+        exit_code = kExitInterrupted;
+        break;
       case pipeline::RunError::Kind::fatal:
-        return kExitFatal;
+        exit_code = kExitFatal;
+        break;
     }
-    return kExitFatal;
+  } else {
+    if (stats->files_total() == 0 && config->input.if_no_files == pipeline::IfNoFiles::warn) {
+      console.line("pipe-run: warning: no input files matched");
+    }
+    if (verbosity != Verbosity::quiet) {
+      console.line(format_summary(*stats));
+      const std::string details = format_summary_details(*stats, peak_rss_bytes());
+      std::fputs(details.c_str(), stderr);
+    }
+    if (stats->interrupted) {
+      console.line("pipe-run: interrupted: the manifest lists the files done so far");
+      exit_code = kExitInterrupted;
+    } else if (stats->files_failed > 0) {
+      exit_code = kExitSomeFailed;
+    }
   }
-  if (stats->files_total() == 0 && config->input.if_no_files == pipeline::IfNoFiles::warn) {
-    fmt::print(stderr, "pipe-run: warning: no input files matched\n");
+  exit_code = reports.finish(stats, exit_code);
+  if (arguments.json) {
+    fmt::print(stdout, "{}\n", format_json_summary(stats, exit_code, peak_rss_bytes()));
+    std::fflush(stdout);
   }
-  if (verbosity != Verbosity::quiet) fmt::print(stderr, "{}\n", format_summary(*stats));
-  if (stats->interrupted) {
-    fmt::print(stderr, "pipe-run: interrupted: the manifest lists the files done so far\n");
-    return kExitInterrupted;
-  }
-  return stats->files_failed > 0 ? kExitSomeFailed : kExitOk;
+  return exit_code;
 }
 
 }  // namespace piperun::cli

@@ -277,7 +277,17 @@ struct HttpClient::Callbacks {
   }
 
   static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-    auto& response = *static_cast<HttpResponse*>(user);
+    auto& transfer = *static_cast<Transfer*>(user);
+    HttpResponse& response = transfer.response_;
+    if (BodySink* sink = transfer.request_.sink; sink != nullptr) {
+      // The status line has arrived by now: only a success's body is the object's.
+      long status = 0;
+      curl_easy_getinfo(transfer.easy_, CURLINFO_RESPONSE_CODE, &status);
+      if (status >= 200 && status < 300) {
+        sink->consume(std::as_bytes(std::span(data, size * count)));
+        return size * count;
+      }
+    }
     const std::size_t room = kMaxBody - std::min(kMaxBody, response.body.size());
     response.body.append(data, std::min(room, size * count));
     return size * count;
@@ -417,7 +427,7 @@ void HttpClient::start(Transfer& transfer) {
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Callbacks::on_header);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer.response_);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Callbacks::on_body);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer.response_);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
   const long stall_s = std::max<long>(
       1, static_cast<long>(
              std::chrono::duration_cast<std::chrono::seconds>(options_.stall_timeout).count()));

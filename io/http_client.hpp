@@ -37,12 +37,25 @@ struct HttpClientOptions {
   bool netrc = false;                // else ~/.netrc's entry for the host, if any
 };
 
+// Takes a response body as it arrives, in pieces of at most CURL_MAX_WRITE_SIZE (16 KiB), so a
+// large download (GET of an object) is never held whole. Called on the I/O thread, only for
+// answers with a 2xx status; other answers keep their (error) body in HttpResponse::body. It
+// cannot stop the transfer: a sink that found what it needed to know ignores the rest.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual void consume(std::span<const std::byte> bytes) = 0;
+};
+
 struct HttpRequest {
   std::string method = "GET";  // GET, HEAD, PUT, POST, DELETE
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
   // Sent as the request body (PUT, POST); must outlive the transfer.
   std::span<const std::byte> body;
+  // Where a 2xx answer's body goes instead of HttpResponse::body; null: kept there. Must outlive
+  // the transfer.
+  BodySink* sink = nullptr;
 };
 
 struct HttpResponse {
@@ -52,7 +65,7 @@ struct HttpResponse {
   bool timed_out = false;  // the transport error is a timeout
   // Names in lower case.
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  // at most HttpClient::kMaxBody bytes kept
+  std::string body;  // at most HttpClient::kMaxBody bytes kept; empty when a sink took it
 
   // The first header of that name (lower case), or empty.
   std::string_view header(std::string_view name) const;

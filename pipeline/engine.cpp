@@ -172,6 +172,7 @@ struct Engine::Run {
     shared.direct_io = owner.options_.pipeline.direct_io;
     shared.follow_symlinks = owner.options_.input.follow_symlinks;
     shared.max_reads_in_flight = owner.options_.pipeline.queue_depth;
+    shared.live = &owner.live_;
   }
 
   ~Run() {
@@ -226,30 +227,13 @@ struct Engine::Run {
     if (stats.interrupted && record.status == FileStatus::failed && record.error == kInterrupted) {
       return;
     }
-    switch (record.status) {
-      case FileStatus::ok:
-        ++stats.files_ok;
-        if (record.resumed) {
-          ++stats.files_resumed;  // nothing read or written for it in this run
-        } else if (record.compressed_size) {
-          stats.compressed_in += record.size;
-          stats.compressed_out += *record.compressed_size;
-          stats.bytes_out += *record.compressed_size;
-        } else if (!record.output_path.empty()) {
-          stats.bytes_out += record.size;
-        }
-        if (record.upload) {
-          ++(record.upload->skipped ? stats.objects_unchanged : stats.objects_uploaded);
-          stats.bytes_uploaded += record.upload->bytes;
-        }
-        break;
-      case FileStatus::failed:
-        ++stats.files_failed;
-        break;
-      case FileStatus::skipped:
-        ++stats.files_skipped;
-        break;
+    LiveProgress& live = engine.live_;
+    if (record.kind == "file" && record.status != FileStatus::skipped) {
+      LiveProgress::add(live.files_done, 1);
+      if (record.status == FileStatus::failed) LiveProgress::add(live.files_failed, 1);
+      if (record.resumed) LiveProgress::add(live.bytes_done, record.size);
     }
+    stats.count(record);
     manifest.add(record);
     checksums.add(record);
     if (engine.hooks_.on_file_done) engine.hooks_.on_file_done(record);
@@ -277,9 +261,24 @@ Engine::Engine(EngineOptions options, std::vector<std::unique_ptr<Stage>> stages
 
 Engine::~Engine() = default;
 
+std::string_view Engine::place_name(std::size_t place) const noexcept {
+  switch (place) {
+    case LiveProgress::kNowhere:
+      return "";
+    case LiveProgress::kInput:
+      return "input";
+    case LiveProgress::kWalk:
+      return "walk";
+    default:
+      return place < place_count() ? stages_[place - LiveProgress::kFirstStage]->name() : "";
+  }
+}
+
 std::expected<RunStats, RunError> Engine::run() {
   const auto started = std::chrono::steady_clock::now();
   const PipelineOptions& pipeline = options_.pipeline;
+  if (place_count() > LiveProgress::kMaxPlaces)
+    return std::unexpected(RunError{RunError::Kind::fatal, "too many stages"});
 
   io::RingOptions ring_options;
   ring_options.entries = std::clamp(pipeline.queue_depth * 2, 64u, 4096u);
@@ -388,6 +387,8 @@ std::expected<RunStats, RunError> Engine::run() {
   }
   run.walker->stop();
   run.stats.bytes_in = run.shared.bytes_in;
+  for (std::size_t i = LiveProgress::kInput; i < place_count(); ++i)
+    run.stats.places.push_back({std::string(place_name(i)), live_.bytes(i), live_.flow_time(i)});
   // Whatever happens next, the stages let go of what lives on the ring while it still runs.
   struct CloseStages {
     Run& run;
@@ -429,6 +430,11 @@ task<void> Engine::Run::feed(Run* run) {
     run->batch.clear();
     if (run->stats.interrupted) break;
     const Walker::Poll poll = run->walker->poll(run->batch, kWalkBatch);
+    const Walker::Counts found = run->walker->counts();
+    LiveProgress& live = run->engine.live_;
+    live.files_found.store(found.files, std::memory_order_relaxed);
+    live.bytes_found.store(found.bytes, std::memory_order_relaxed);
+    live.walk_complete.store(found.complete, std::memory_order_relaxed);
     if (poll == Walker::Poll::items) {
       for (auto& entry : run->batch)
         run->pending.push_back(std::move(entry));
@@ -448,10 +454,11 @@ task<void> Engine::Run::feed(Run* run) {
 
 task<void> Engine::Run::work(Run* run, std::size_t window_slots) {
   std::vector<ReadSlot> window(window_slots);
+  FlowPlace place(&run->engine.live_);
   for (;;) {
     if (run->pending.empty()) {
       if (run->walk_finished) break;
-      co_await run->wait_for_work();
+      co_await placed(place, LiveProgress::kWalk, run->wait_for_work());
       continue;
     }
     if (run->stats.interrupted) break;

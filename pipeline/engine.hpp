@@ -13,6 +13,7 @@
 
 #include "pipeline/checksum_writer.hpp"
 #include "pipeline/file_record.hpp"
+#include "pipeline/live_progress.hpp"
 #include "pipeline/manifest_writer.hpp"
 #include "pipeline/options.hpp"
 #include "pipeline/run_stats.hpp"
@@ -60,11 +61,18 @@ class Engine {
   // in place; on error nothing of them is left behind.
   std::expected<RunStats, RunError> run();
 
+  // What the run has done so far: any thread may sample it while run() goes on.
+  const LiveProgress& progress() const noexcept { return live_; }
+  // The name of a LiveProgress place: "input", "walk", then the stages' names.
+  std::string_view place_name(std::size_t place) const noexcept;
+  std::size_t place_count() const noexcept { return LiveProgress::kFirstStage + stages_.size(); }
+
  private:
   struct Run;
   EngineOptions options_;
   std::vector<std::unique_ptr<Stage>> stages_;
   EngineHooks hooks_;
+  LiveProgress live_;
 };
 
 }  // namespace piperun::pipeline

@@ -109,14 +109,18 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
   }
 
   io::Ring& ring = shared->runtime.ring;
+  FlowPlace place(shared->live);
+  constexpr std::size_t kInput = LiveProgress::kInput;
   int open_flags = O_RDONLY | (shared->follow_symlinks ? 0 : O_NOFOLLOW);
   bool direct = shared->direct_io;
-  auto opened = co_await io::OpenAt(ring, AT_FDCWD, entry.abs_path.c_str(),
-                                    open_flags | (direct ? O_DIRECT : 0));
+  auto opened = co_await placed(
+      place, kInput,
+      io::OpenAt(ring, AT_FDCWD, entry.abs_path.c_str(), open_flags | (direct ? O_DIRECT : 0)));
   if (!opened && direct && opened.error().value() == EINVAL) {
     // This filesystem refuses O_DIRECT (tmpfs, some FUSE): read through the page cache.
     direct = false;
-    opened = co_await io::OpenAt(ring, AT_FDCWD, entry.abs_path.c_str(), open_flags);
+    opened = co_await placed(place, kInput,
+                             io::OpenAt(ring, AT_FDCWD, entry.abs_path.c_str(), open_flags));
   }
   if (!opened) {
     record.status = FileStatus::failed;
@@ -139,9 +143,11 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
   Version before{entry.size, entry.mtime_ns, entry.ctime_ns};
   struct statx stat {};
   if (!single_read) {
-    auto stated = co_await io::Statx(
-        ring, fd, "", AT_EMPTY_PATH,
-        STATX_TYPE | STATX_MODE | STATX_SIZE | STATX_MTIME | STATX_INO | STATX_CTIME, &stat);
+    auto stated = co_await placed(
+        place, kInput,
+        io::Statx(ring, fd, "", AT_EMPTY_PATH,
+                  STATX_TYPE | STATX_MODE | STATX_SIZE | STATX_MTIME | STATX_INO | STATX_CTIME,
+                  &stat));
     if (!stated) {
       status = std::unexpected(Failure{describe("statx", stated.error())});
     } else if (!S_ISREG(stat.stx_mode)) {
@@ -163,7 +169,7 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
   if (status) {
     const FileInfo info{record.rel_path, record.size, record.mode, record.mtime_ns,
                         &delivered,      device,      inode,       ctime_ns};
-    chain = StageChain::build(shared->stages, info, shared->runtime);
+    chain = StageChain::build(shared->stages, info, shared->runtime, &place);
     status = co_await chain->prepare();
   }
 
@@ -213,7 +219,7 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
     if (count == 0) break;
 
     ReadSlot& slot = window[head];
-    auto read = co_await slot.op;
+    auto read = co_await placed(place, kInput, slot.op);
     --shared->reads_in_flight;
     head = (head + 1) % window.size();
     --count;
@@ -225,8 +231,10 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
       status = std::unexpected(Failure{"file grew while being read"});
     } else {
       shared->bytes_in += slot.length;
+      if (shared->live != nullptr) shared->live->count_bytes(kInput, slot.length);
       delivered += slot.length;
-      const Chunk chunk{slot.offset, slot.lease.bytes().first(slot.length), &slot.lease};
+      const Chunk chunk{slot.offset, slot.lease.bytes().first(slot.length), &slot.lease,
+                        slot.length};
       status = co_await chain->on_chunk(chunk);
     }
     slot.lease.release();
@@ -245,7 +253,7 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
       if (::statx(fd, "", AT_EMPTY_PATH, kMask, &stat) != 0)
         stated = std::unexpected(std::error_code(errno, std::system_category()));
     } else {
-      stated = co_await io::Statx(ring, fd, "", AT_EMPTY_PATH, kMask, &stat);
+      stated = co_await placed(place, kInput, io::Statx(ring, fd, "", AT_EMPTY_PATH, kMask, &stat));
     }
     if (!stated) {
       status = std::unexpected(Failure{describe("statx", stated.error())});
@@ -258,7 +266,7 @@ task<FileRecord> process_file(FlowShared* shared, std::span<ReadSlot> window, Fi
   if (status) status = co_await chain->finish(record);
   if (!status && chain) co_await chain->abort();
   chain.reset();
-  (void)co_await io::Close(ring, fd);
+  (void)co_await placed(place, kInput, io::Close(ring, fd));
 
   if (!status) {
     record.status = FileStatus::failed;

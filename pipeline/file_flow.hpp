@@ -12,6 +12,7 @@
 #include "io/ops.hpp"
 #include "pipeline/file_entry.hpp"
 #include "pipeline/file_record.hpp"
+#include "pipeline/live_progress.hpp"
 #include "pipeline/stage.hpp"
 #include "pipeline/task.hpp"
 
@@ -31,6 +32,7 @@ struct FlowShared {
   unsigned reads_in_flight = 0;
   bool stop_requested = false;  // interrupted: abandon files in the middle
   std::uint64_t bytes_in = 0;
+  LiveProgress* live = nullptr;  // what a progress display samples; null: nobody
 };
 
 // One read of the window: the buffer it fills and the operation filling it.

@@ -272,6 +272,10 @@ std::string ManifestWriter::serialize_record(const FileRecord& record) {
   return out;
 }
 
+std::string ManifestWriter::valid_utf8(std::string_view text) {
+  return to_utf8(text);
+}
+
 std::expected<void, std::string> ManifestWriter::open(const std::filesystem::path& path,
                                                       const ManifestHeader& header) {
   if (auto opened = file_.open(path); !opened) return opened;
@@ -283,6 +287,7 @@ std::expected<void, std::string> ManifestWriter::open(const std::filesystem::pat
   text += fmt::format("  \"config_file\": {},\n", dump(Json(to_utf8(header.config_file))));
   text += fmt::format("  \"roots\": {},\n", string_array(header.roots));
   text += fmt::format("  \"stages\": {},\n", string_array(header.stages));
+  if (!header.shard.empty()) text += fmt::format("  \"shard\": {},\n", dump(Json(header.shard)));
   Json settings = Json::object();
   for (const auto& [key, value] : header.settings)
     settings[to_utf8(key)] = to_utf8(value);

@@ -4,7 +4,7 @@
 //   {
 //     "manifest_version": 1,
 //     "tool": "pipe-run", "tool_version": ..., "config_file": ..., "roots": [...],
-//     "stages": [...], "settings": {"section.key": "value", ...},
+//     "stages": [...], "shard": "K/N" (only with --shard), "settings": {"section.key": ...},
 //     "files": [
 //       {"path": ..., "kind": ..., "status": ..., "size": ..., "mode": "0644", "mtime": ...,
 //        "mtime_ns": ..., "digests": {...}, ...},            one line per add(), in add() order
@@ -30,6 +30,7 @@
 #include <expected>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,7 @@ struct ManifestHeader {
   // What decides a file's outputs (stages, algorithms, level, where outputs go), as
   // "section.key" = value: a re-run resumes only from a manifest with the same (resume_index.hpp).
   std::vector<std::pair<std::string, std::string>> settings;
+  std::string shard = {};  // "K/N" when the run is one shard of its input; empty: not written
 };
 
 class ManifestWriter {
@@ -78,6 +80,9 @@ class ManifestWriter {
 
   // One record as a single-line JSON object, exactly as it appears in "files".
   static std::string serialize_record(const FileRecord& record);
+  // `text` as the manifest writes text that may not be UTF-8: unchanged when it is valid, else
+  // with each byte that starts no well-formed sequence replaced by U+FFFD.
+  static std::string valid_utf8(std::string_view text);
 
  private:
   OutputFile file_;

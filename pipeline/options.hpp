@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/ring_setup.hpp"
+#include "pipeline/shard.hpp"
 
 namespace piperun::pipeline {
 
@@ -24,6 +25,8 @@ struct InputOptions {
   bool hidden = true;  // include dotfiles and dot-directories
   bool follow_symlinks = false;
   IfNoFiles if_no_files = IfNoFiles::error;
+  // --shard: only the entries of this shard are handed out (pipeline/shard.hpp).
+  Shard shard;
 };
 
 struct PipelineOptions {

@@ -3,6 +3,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pipeline/file_record.hpp"
 
 namespace piperun::pipeline {
 
@@ -19,8 +24,24 @@ struct RunStats {
   std::uint64_t objects_unchanged = 0;  // already in the store with the same digest: not sent
   std::uint64_t bytes_uploaded = 0;
   std::chrono::nanoseconds duration{};
+  // Where the files waited (pipeline/live_progress.hpp): input I/O, the walk, each stage in
+  // order; the bytes each was handed (a stage after compress sees compressed bytes).
+  struct Place {
+    std::string name;
+    std::uint64_t bytes = 0;
+    std::chrono::nanoseconds flow_time{};  // summed over the files waiting there at once
+  };
+  std::vector<Place> places;
+  // The first failed files, in the order they finished: path and error (as many as the
+  // manifest's summary lists).
+  static constexpr std::size_t kListedFailures = 100;
+  std::vector<std::pair<std::string, std::string>> first_failures;
   // SIGINT or SIGTERM stopped the run: files not yet done are not in the manifest.
   bool interrupted = false;
+
+  // Counts a finished file's record: its status, what it produced and sent, the first
+  // failures. bytes_in is not counted here: it is the bytes the reads delivered.
+  void count(const FileRecord& record);
 
   // Input bytes per compressed byte; 0 when nothing was compressed.
   double compression_ratio() const {

@@ -63,6 +63,9 @@ struct Chunk {
   // otherwise the caller reuses the buffer. Null for the others, which must be done with the
   // bytes when on_chunk returns.
   io::BufferLease* lease;
+  // Bytes of the input file these bytes stand for (a compressed frame: its input chunk's), so
+  // progress counts the input bytes that went through the whole chain.
+  std::uint64_t source_bytes = 0;
 };
 
 class FileStage {

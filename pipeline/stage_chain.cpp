@@ -3,14 +3,25 @@
 namespace piperun::pipeline {
 
 std::unique_ptr<StageChain> StageChain::build(std::span<const std::unique_ptr<Stage>> stages,
-                                              const FileInfo& file, Runtime& runtime) {
+                                              const FileInfo& file, Runtime& runtime,
+                                              FlowPlace* place, std::size_t first_place) {
   auto chain = std::make_unique<StageChain>();
+  chain->place_ = place;
+  chain->first_place_ = first_place;
   chain->stages_.reserve(stages.size());
   for (std::size_t i = 0; i < stages.size(); ++i) {
     Stage& stage = *stages[i];
     if (stage.transforms()) {
-      chain->stages_.push_back(
-          stage.begin(file, runtime, build(stages.subspan(i + 1), file, runtime)));
+      // The stages after it are fed from a coroutine of the transforming stage, which waits
+      // beside the file flow: it gets a place of its own.
+      std::unique_ptr<StageChain> downstream =
+          build(stages.subspan(i + 1), file, runtime, nullptr, first_place + i + 1);
+      if (place != nullptr) {
+        downstream->own_place_.emplace(place->live());
+        downstream->place_ = &*downstream->own_place_;
+      }
+      chain->stages_.push_back(stage.begin(file, runtime, std::move(downstream)));
+      chain->ends_pipeline_ = false;
       break;
     }
     chain->stages_.push_back(stage.begin(file, runtime, nullptr));
@@ -19,8 +30,9 @@ std::unique_ptr<StageChain> StageChain::build(std::span<const std::unique_ptr<St
 }
 
 task<Status> StageChain::prepare() {
-  for (const auto& stage : stages_) {
-    Status status = co_await stage->prepare();
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    FlowPlace::Scope here(place_, first_place_ + i);
+    Status status = co_await stages_[i]->prepare();
     if (!status) co_return status;
   }
   co_return Status{};
@@ -30,14 +42,20 @@ task<Status> StageChain::on_chunk(Chunk chunk) {
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     Chunk mine = chunk;
     if (i + 1 < stages_.size()) mine.lease = nullptr;
+    FlowPlace::Scope here(place_, first_place_ + i);
+    if (place_ != nullptr && place_->live() != nullptr)
+      place_->live()->count_bytes(first_place_ + i, chunk.bytes.size());
     Status status = co_await stages_[i]->on_chunk(mine);
     if (!status) co_return status;
   }
+  if (ends_pipeline_ && place_ != nullptr && place_->live() != nullptr)
+    LiveProgress::add(place_->live()->bytes_done, chunk.source_bytes);
   co_return Status{};
 }
 
 task<Status> StageChain::finish(FileRecord& record) {
   for (; finished_ < stages_.size(); ++finished_) {
+    FlowPlace::Scope here(place_, first_place_ + finished_);
     Status status = co_await stages_[finished_]->finish(record);
     if (!status) co_return status;
   }
@@ -45,8 +63,10 @@ task<Status> StageChain::finish(FileRecord& record) {
 }
 
 task<void> StageChain::abort() {
-  for (std::size_t i = finished_; i < stages_.size(); ++i)
+  for (std::size_t i = finished_; i < stages_.size(); ++i) {
+    FlowPlace::Scope here(place_, first_place_ + i);
     co_await stages_[i]->abort();
+  }
 }
 
 }  // namespace piperun::pipeline

@@ -5,17 +5,23 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "pipeline/live_progress.hpp"
 #include "pipeline/stage.hpp"
 
 namespace piperun::pipeline {
 
 class StageChain final : public FileStage {
  public:
+  // `place`, when given, follows the file flow into each stage: stage i of `stages` is place
+  // first_place + i (LiveProgress), and its input bytes are counted there.
   static std::unique_ptr<StageChain> build(std::span<const std::unique_ptr<Stage>> stages,
-                                           const FileInfo& file, Runtime& runtime);
+                                           const FileInfo& file, Runtime& runtime,
+                                           FlowPlace* place = nullptr,
+                                           std::size_t first_place = LiveProgress::kFirstStage);
 
   task<Status> prepare() override;
   // The chunk goes to each stage in turn; only the last one may take its lease.
@@ -26,6 +32,12 @@ class StageChain final : public FileStage {
 
  private:
   std::vector<std::unique_ptr<FileStage>> stages_;
+  std::optional<FlowPlace> own_place_;  // a downstream chain's: see build()
+  FlowPlace* place_ = nullptr;
+  // No transforming stage feeds another chain from here: a chunk this chain is done with has
+  // gone through every stage (LiveProgress::bytes_done).
+  bool ends_pipeline_ = true;
+  std::size_t first_place_ = 0;
   std::size_t finished_ = 0;  // stages whose finish succeeded
 };
 

@@ -373,6 +373,7 @@ bool Walker::Traversal::emit_non_directory(int at_fd, const char* name, const st
                                            std::string abs, const struct stat& st) {
   FileEntry entry;
   entry.rel_path = output_rel(rel);
+  if (!walker_.options_.shard.contains(entry.rel_path)) return true;
   entry.abs_path = std::move(abs);
   entry.size = static_cast<std::uint64_t>(st.st_size);
   entry.mode = st.st_mode;
@@ -429,6 +430,8 @@ bool Walker::Traversal::emit_non_directory(int at_fd, const char* name, const st
 bool Walker::Traversal::emit_error(const std::string& rel, std::string abs, std::string message) {
   FileEntry entry;
   entry.rel_path = output_rel(rel);
+  // A failure is recorded like the entry it stands for, so by one shard only.
+  if (!walker_.options_.shard.contains(entry.rel_path)) return true;
   entry.abs_path = std::move(abs);
   entry.kind = EntryKind::error;
   entry.message = std::move(message);

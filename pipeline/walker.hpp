@@ -9,6 +9,10 @@
 // Order: roots in the given order; inside a root depth-first, each directory's entries sorted
 // by their byte names (directories are descended where they sort, not handed out).
 // Roots themselves are always followed if they are symlinks, as `find -H` does.
+//
+// Shard (options.shard): an entry outside it is dropped where include/exclude drop entries,
+// whatever its kind (file, symlink, special file, failure), so each entry is handed out by
+// exactly one shard; directories are descended by every shard (shard.hpp).
 #pragma once
 
 #include <atomic>

@@ -11,6 +11,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev libpugixml-dev libisal-dev
   clang-16 libclang-rt-16-dev
+  python3-prometheus-client
 )
 bench_packages=(fio hyperfine time jq)
 

@@ -60,6 +60,7 @@ class FrameJob final : public pipeline::BackgroundJob {
   std::expected<std::size_t, std::string>& result() { return result_; }
   io::BufferLease& output() { return output_; }
   std::span<const std::byte> frame() const { return output_bytes_.first(*result_); }
+  std::size_t source_bytes() const { return bytes_.size(); }
   void release() {
     input_.release();
     output_.release();
@@ -139,7 +140,7 @@ class CompressFileStage final : public pipeline::FileStage {
     if (!job.result()) {
       co_return std::unexpected(pipeline::Failure{"compress: " + job.result().error()});
     }
-    const pipeline::Chunk frame{out_offset_, job.frame(), &job.output()};
+    const pipeline::Chunk frame{out_offset_, job.frame(), &job.output(), job.source_bytes()};
     out_offset_ += frame.bytes.size();
     co_return co_await downstream_->on_chunk(frame);
   }

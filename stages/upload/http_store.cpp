@@ -38,6 +38,22 @@ pipeline::task<StoreResult<StoredObject>> HttpStore::lookup(const std::string&, 
   co_return StoredObject{};
 }
 
+pipeline::task<StoreResult<bool>> HttpStore::get(const std::string& key, DownloadSink& sink,
+                                                 unsigned& attempts) {
+  io::HttpRequest request;
+  request.url = base_url_ + "/" + uri_encode(key, false);
+  request.sink = &sink;
+  io::HttpResponse response = co_await client_.perform(
+      [&] {
+        sink.restart();
+        return request;
+      },
+      attempts);
+  if (response.status >= 200 && response.status < 300) co_return true;
+  if (response.status == 404) co_return false;
+  co_return std::unexpected(error_of("GET", key, response));
+}
+
 pipeline::task<StoreResult<Uploaded>> HttpStore::put(const std::string& key, const Body& body,
                                                      const ObjectMeta& meta, unsigned& attempts) {
   io::HttpRequest request;
@@ -52,17 +68,22 @@ pipeline::task<StoreResult<Uploaded>> HttpStore::put(const std::string& key, con
   io::HttpResponse response = co_await client_.perform([&] { return request; }, attempts);
   if (response.status >= 200 && response.status < 300)
     co_return Uploaded{std::string(response.header("etag"))};
+  co_return std::unexpected(error_of("PUT", key, response));
+}
+
+StoreError HttpStore::error_of(std::string_view what, std::string_view key,
+                               const io::HttpResponse& response) const {
   StoreError error;
   if (response.status == 0) {
     error.kind = ErrorKind::transient;
-    error.message = fmt::format("PUT {}: {}", url_for(key), response.transport_error);
+    error.message = fmt::format("{} {}: {}", what, url_for(key), response.transport_error);
   } else {
     error.kind =
         response.status == 401 || response.status == 403 ? ErrorKind::refused : ErrorKind::other;
-    error.message = fmt::format("PUT {}: HTTP {}", url_for(key), response.status);
+    error.message = fmt::format("{} {}: HTTP {}", what, url_for(key), response.status);
     if (error.kind == ErrorKind::refused) error.message += " (the server refused our credentials)";
   }
-  co_return std::unexpected(error);
+  return error;
 }
 
 pipeline::task<StoreResult<std::string>> HttpStore::create_multipart(const std::string&,

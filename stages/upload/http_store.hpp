@@ -1,7 +1,8 @@
 // A plain HTTP(S) server that takes PUTs (WebDAV, artifact repositories): one PUT per object at
-// <url>/<key>, with Content-MD5 when the checksum is md5. Credentials may be in the URL
-// (https://user:password@host/path); they never appear in url_for(). Such a server keeps no
-// metadata, so nothing can be looked up: skip_existing does not apply.
+// <url>/<key>, with Content-MD5 when the checksum is md5; a GET reads an object back (verify).
+// Credentials may be in the URL (https://user:password@host/path); they never appear in
+// url_for(). Such a server keeps no metadata, so nothing can be looked up: skip_existing does
+// not apply, and verify downloads.
 #pragma once
 
 #include <string>
@@ -19,6 +20,8 @@ class HttpStore final : public ObjectStore {
   bool can_lookup() const override { return false; }
   pipeline::task<StoreResult<StoredObject>> lookup(const std::string& key,
                                                    unsigned& attempts) override;
+  pipeline::task<StoreResult<bool>> get(const std::string& key, DownloadSink& sink,
+                                        unsigned& attempts) override;
   pipeline::task<StoreResult<Uploaded>> put(const std::string& key, const Body& body,
                                             const ObjectMeta& meta, unsigned& attempts) override;
   bool can_multipart() const override { return false; }
@@ -40,6 +43,9 @@ class HttpStore final : public ObjectStore {
   pipeline::task<void> delete_object(const std::string& key) override;
 
  private:
+  StoreError error_of(std::string_view what, std::string_view key,
+                      const io::HttpResponse& response) const;
+
   RetryingClient& client_;
   std::string base_url_;    // with credentials, as configured, without a trailing '/'
   std::string public_url_;  // without credentials

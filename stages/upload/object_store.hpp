@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "io/http_client.hpp"
 #include "pipeline/task.hpp"
 #include "stages/upload/s3_xml.hpp"
 
@@ -47,6 +48,13 @@ struct Uploaded {
   std::string etag;
 };
 
+// Where a download's bytes go, as they arrive. A retried request receives the body again from
+// its first byte: restart() comes before every attempt.
+class DownloadSink : public io::BodySink {
+ public:
+  virtual void restart() = 0;
+};
+
 enum class ErrorKind { transient, refused, other };
 struct StoreError {
   ErrorKind kind = ErrorKind::other;  // refused: credentials or signature rejected
@@ -66,6 +74,10 @@ class ObjectStore {
   virtual bool can_lookup() const = 0;
   virtual pipeline::task<StoreResult<StoredObject>> lookup(const std::string& key,
                                                            unsigned& attempts) = 0;
+  // Streams the object's bytes into `sink` (verify: the bytes, not the metadata). False when
+  // there is no such object.
+  virtual pipeline::task<StoreResult<bool>> get(const std::string& key, DownloadSink& sink,
+                                                unsigned& attempts) = 0;
   virtual pipeline::task<StoreResult<Uploaded>> put(const std::string& key, const Body& body,
                                                     const ObjectMeta& meta, unsigned& attempts) = 0;
 

@@ -191,6 +191,26 @@ pipeline::task<StoreResult<StoredObject>> S3Store::lookup(const std::string& key
   co_return stored;
 }
 
+pipeline::task<StoreResult<bool>> S3Store::get(const std::string& key, DownloadSink& sink,
+                                               unsigned& attempts) {
+  const std::string path = path_of(key);
+  io::HttpResponse response = co_await client_.perform(
+      [&] {
+        sink.restart();
+        io::HttpRequest request = sign("GET", path, {}, {}, {}, kEmptySha256);
+        request.sink = &sink;
+        return request;
+      },
+      attempts);
+  // A missing bucket is a 404 too, but an error: only NoSuchKey means "no such object".
+  if (response.status == 404) {
+    const std::optional<S3Error> s3 = parse_error(response.body);
+    if (!s3 || s3->code == "NoSuchKey") co_return false;
+  }
+  if (response.status != 200) co_return std::unexpected(error_of("GET", key, response));
+  co_return true;
+}
+
 pipeline::task<StoreResult<Uploaded>> S3Store::put(const std::string& key, const Body& body,
                                                    const ObjectMeta& meta, unsigned& attempts) {
   const std::string path = path_of(key);

@@ -34,6 +34,8 @@ class S3Store final : public ObjectStore {
   bool can_lookup() const override { return true; }
   pipeline::task<StoreResult<StoredObject>> lookup(const std::string& key,
                                                    unsigned& attempts) override;
+  pipeline::task<StoreResult<bool>> get(const std::string& key, DownloadSink& sink,
+                                        unsigned& attempts) override;
   pipeline::task<StoreResult<Uploaded>> put(const std::string& key, const Body& body,
                                             const ObjectMeta& meta, unsigned& attempts) override;
   bool can_multipart() const override { return true; }

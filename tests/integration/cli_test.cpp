@@ -1,4 +1,4 @@
-// The command line around a run: --version, -q, -v, and the [report] outputs.
+// The command line around a run: --version, --help, -q, -v.
 #include <sstream>
 #include <string>
 
@@ -14,6 +14,27 @@ TEST(ItCli, VersionPrintsTheVersion) {
   const RunResult result = run({kBinary.string(), "--version"});
   EXPECT_EQ(result.exit_code, 0) << result.describe();
   EXPECT_TRUE(contains(result.out + result.err, "pipe-run 0.")) << result.describe();
+}
+
+TEST(ItCli, HelpOfTheProgramAndEachSubcommandShowsExamples) {
+  const RunResult program = run({kBinary.string(), "--help"});
+  EXPECT_EQ(program.exit_code, 0) << program.describe();
+  for (const char* expected : {"CONFIG", "--set", "--dry-run", "--json", "--progress", "--shard",
+                               "bench", "verify", "Examples:", "Exit codes:"}) {
+    EXPECT_TRUE(contains(program.out, expected)) << expected << "\n" << program.describe();
+  }
+  for (const char* subcommand : {"bench", "verify"}) {
+    const RunResult help = run({kBinary.string(), subcommand, "--help"});
+    EXPECT_EQ(help.exit_code, 0) << help.describe();
+    EXPECT_TRUE(contains(help.out, "Examples:\n  pipe-run " + std::string(subcommand)))
+        << help.describe();
+  }
+}
+
+TEST(ItCli, WithoutAConfigItSaysWhatIsMissing) {
+  const RunResult result = run({kBinary.string()});
+  EXPECT_EQ(result.exit_code, 2) << result.describe();
+  EXPECT_TRUE(contains(result.err, "CONFIG is required")) << result.describe();
 }
 
 TEST(ItCli, QuietPrintsNothingOnSuccess) {
