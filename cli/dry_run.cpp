@@ -96,16 +96,6 @@ class WalkWakeup {
   bool pending_ = false;
 };
 
-std::vector<pipeline::GlobPattern> compile_all(const std::vector<std::string>& patterns) {
-  std::vector<pipeline::GlobPattern> compiled;
-  for (const std::string& text : patterns) {
-    // load_config validated every pattern, so compile cannot fail here.
-    if (auto pattern = pipeline::GlobPattern::compile(text))
-      compiled.push_back(*std::move(pattern));
-  }
-  return compiled;
-}
-
 // Walks the inputs as a real run's walker does; `on_entry` sees every entry as it comes.
 template <typename OnEntry>
 Inventory take_inventory(const Config& config, const Destinations& destinations, OnEntry on_entry) {
@@ -114,8 +104,9 @@ Inventory take_inventory(const Config& config, const Destinations& destinations,
   excluded.insert(excluded.end(), destinations.checksums.begin(), destinations.checksums.end());
 
   WalkWakeup wakeup;  // outlives the walker, whose thread notifies it
-  pipeline::Walker walker(config.input, compile_all(config.input.include),
-                          compile_all(config.input.exclude), std::move(excluded));
+  pipeline::Walker walker(config.input, pipeline::GlobPattern::compile_all(config.input.include),
+                          pipeline::GlobPattern::compile_all(config.input.exclude),
+                          std::move(excluded));
   walker.start([&wakeup] { wakeup.notify(); });
 
   Inventory inventory;

@@ -186,17 +186,18 @@ int run_job_command(const JobArguments& arguments) {
                               : arguments.verbose ? Verbosity::verbose
                                                   : Verbosity::normal;
 
+  // A run that ends before the engine runs: the message, and with --json a document too.
+  const auto stop = [&arguments](std::string_view kind, const std::string& message, int code) {
+    fmt::print(stderr, "pipe-run: {}\n", message);
+    if (arguments.json)
+      fmt::print("{}\n", format_json_error(kind, message, code, peak_rss_bytes()));
+    return code;
+  };
   auto config = load_config(arguments.config_file, arguments.overrides);
-  if (!config) {
-    fmt::print(stderr, "pipe-run: {}\n", config.error().message);
-    return kExitUsage;
-  }
+  if (!config) return stop("usage", config.error().message, kExitUsage);
   if (!arguments.shard.empty()) {
     auto shard = parse_shard(arguments.shard);
-    if (!shard) {
-      fmt::print(stderr, "pipe-run: {}\n", shard.error());
-      return kExitUsage;
-    }
+    if (!shard) return stop("usage", shard.error(), kExitUsage);
     config->input.shard = *shard;
   }
   if (arguments.dry_run) return run_dry_run(*config, arguments);
@@ -207,8 +208,9 @@ int run_job_command(const JobArguments& arguments) {
       config->upload, upload_context(*config), options.cpu_threads};
   auto stages = stages::make_stages(config->pipeline.stages, stage_options);
   if (!stages) {
-    fmt::print(stderr, "pipe-run: {}: {}\n", config->origin_of("pipeline.stages"), stages.error());
-    return kExitUsage;
+    return stop("usage",
+                fmt::format("{}: {}", config->origin_of("pipeline.stages"), stages.error()),
+                kExitUsage);
   }
 
   // SIGINT and SIGTERM are read through the engine's ring: block them before any thread starts,
@@ -219,10 +221,10 @@ int run_job_command(const JobArguments& arguments) {
   // After the mask: the event log's writer thread must not take the signals either.
   report::RunReports reports(*config);
   if (auto opened = reports.open(); !opened) {
-    fmt::print(stderr, "pipe-run: {}\n", opened.error());
-    return reports.finish(
+    const int code = reports.finish(
         std::unexpected(pipeline::RunError{pipeline::RunError::Kind::fatal, opened.error()}),
         kExitFatal);
+    return stop("fatal", opened.error(), code);
   }
 
   Console console;

@@ -56,16 +56,13 @@ std::string format_summary_details(const pipeline::RunStats& stats, std::uint64_
   const double seconds = seconds_of(stats);
   std::string lines;
   std::string stages;
-  std::string waited;
   for (const auto& place : stats.places) {
     if (place.name != "walk" && place.bytes > 0) {
       stages += fmt::format("{}{} {} ({:.1f} MB/s)", stages.empty() ? "" : ", ", place.name,
                             format_bytes(place.bytes), mb_per_s(place.bytes, seconds));
     }
-    if (const double share = waited_share(stats, place); share >= 0.005) {
-      waited += fmt::format("{}{} {:.0f}%", waited.empty() ? "" : ", ", place.name, share * 100);
-    }
   }
+  const std::string waited = format_waited(stats);
   if (!stages.empty()) lines += "pipe-run: per stage: " + stages + "\n";
   lines += "pipe-run: ";
   if (!waited.empty()) lines += "files waited on: " + waited + "; ";
@@ -85,17 +82,24 @@ std::string format_summary_details(const pipeline::RunStats& stats, std::uint64_
   return lines;
 }
 
+std::string format_waited(const pipeline::RunStats& stats) {
+  std::string waited;
+  for (const auto& place : stats.places) {
+    if (const double share = waited_share(stats, place); share >= 0.005)
+      waited += fmt::format("{}{} {:.0f}%", waited.empty() ? "" : ", ", place.name, share * 100);
+  }
+  return waited;
+}
+
 std::string format_json_summary(const std::expected<pipeline::RunStats, pipeline::RunError>& run,
                                 int exit_code, std::uint64_t peak_rss_bytes) {
-  nlohmann::ordered_json document;
-  document["exit_code"] = exit_code;
   if (!run) {
     static constexpr const char* kKinds[] = {"no_files", "fatal", "interrupted"};
-    document["error"] = {{"kind", kKinds[static_cast<int>(run.error().kind)]},
-                         {"message", run.error().message}};
-    document["peak_rss_bytes"] = peak_rss_bytes;
-    return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    return format_json_error(kKinds[static_cast<int>(run.error().kind)], run.error().message,
+                             exit_code, peak_rss_bytes);
   }
+  nlohmann::ordered_json document;
+  document["exit_code"] = exit_code;
   const pipeline::RunStats& stats = *run;
   const double seconds = seconds_of(stats);
   document["interrupted"] = stats.interrupted;
@@ -126,6 +130,15 @@ std::string format_json_summary(const std::expected<pipeline::RunStats, pipeline
     failures.push_back({{"path", path}, {"error", error}});
   document["failures_listed"] = stats.first_failures.size();
   // Names that are not UTF-8 get U+FFFD here; the manifest keeps their exact bytes.
+  return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string format_json_error(std::string_view kind, std::string_view message, int exit_code,
+                              std::uint64_t peak_rss_bytes) {
+  nlohmann::ordered_json document;
+  document["exit_code"] = exit_code;
+  document["error"] = {{"kind", kind}, {"message", message}};
+  document["peak_rss_bytes"] = peak_rss_bytes;
   return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -127,15 +127,6 @@ class WalkSignal {
   std::atomic<int> state_{kIdle};
 };
 
-std::vector<GlobPattern> compile_all(const std::vector<std::string>& patterns) {
-  std::vector<GlobPattern> compiled;
-  for (const auto& text : patterns) {
-    // cli/ validated every pattern, so compile cannot fail here.
-    if (auto pattern = GlobPattern::compile(text)) compiled.push_back(std::move(*pattern));
-  }
-  return compiled;
-}
-
 }  // namespace
 
 // Everything one run owns, on the I/O thread.
@@ -189,7 +180,8 @@ struct Engine::Run {
 
   void start_walk() {
     const InputOptions& input = engine.options_.input;
-    walker.emplace(input, compile_all(input.include), compile_all(input.exclude), excluded_paths());
+    walker.emplace(input, GlobPattern::compile_all(input.include),
+                   GlobPattern::compile_all(input.exclude), excluded_paths());
     walker->start([this] { walk_signal.notify(); });
   }
 

@@ -214,4 +214,12 @@ bool GlobPattern::matches(std::string_view path) const {
   return reachable[names.size()] != 0;
 }
 
+std::vector<GlobPattern> GlobPattern::compile_all(const std::vector<std::string>& patterns) {
+  std::vector<GlobPattern> compiled;
+  for (const auto& text : patterns) {
+    if (auto pattern = compile(text)) compiled.push_back(std::move(*pattern));
+  }
+  return compiled;
+}
+
 }  // namespace piperun::pipeline

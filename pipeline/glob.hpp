@@ -19,6 +19,8 @@ class GlobPattern {
   // Fails, with a message saying what is wrong, on a malformed pattern (an unclosed '[',
   // a trailing '\', an empty pattern).
   static std::expected<GlobPattern, std::string> compile(std::string_view pattern);
+  // Patterns cli/ has validated (input.include, input.exclude); one that fails is left out.
+  static std::vector<GlobPattern> compile_all(const std::vector<std::string>& patterns);
 
   bool matches(std::string_view path) const;
   const std::string& text() const { return text_; }

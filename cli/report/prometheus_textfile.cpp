@@ -93,6 +93,22 @@ std::string format_prometheus_textfile(const RunOutcome& outcome) {
       .sample(stats.objects_uploaded, R"(status="uploaded")")
       .sample(stats.objects_unchanged, R"(status="unchanged")");
   file.metric("pipe_run_uploaded_bytes", "Bytes sent to the store.").sample(stats.bytes_uploaded);
+  file.metric("pipe_run_stage_bytes",
+              "Bytes each place was handed: input the bytes read, each stage its input (after "
+              "compress, compressed bytes).");
+  for (const auto& place : stats.places) {
+    if (place.name != "walk")
+      file.sample(place.bytes, fmt::format("stage=\"{}\"", label_value(place.name)));
+  }
+  file.metric("pipe_run_stage_wait_seconds",
+              "Time files spent waiting in each place, summed over the files in flight: the "
+              "largest is what limited the run.");
+  for (const auto& place : stats.places) {
+    file.sample(fmt::format("{:.3f}", std::chrono::duration<double>(place.flow_time).count()),
+                fmt::format("stage=\"{}\"", label_value(place.name)));
+  }
+  file.metric("pipe_run_peak_rss_bytes", "Peak resident memory of the last run.")
+      .sample(outcome.peak_rss_bytes);
   file.metric("pipe_run_duration_seconds", "Wall-clock duration of the last run.")
       .sample(fmt::format("{:.3f}", seconds));
   file.metric("pipe_run_last_run_timestamp_seconds",

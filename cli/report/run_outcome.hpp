@@ -20,6 +20,7 @@ struct RunOutcome {
   int exit_code = 0;
   std::string error;     // why the run ended early; empty when the engine returned its stats
   bool uploads = false;  // the upload stage ran: upload figures are meaningful, even when 0
+  std::uint64_t peak_rss_bytes = 0;
   std::chrono::system_clock::time_point finished_at;
 };
 

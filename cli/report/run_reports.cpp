@@ -10,6 +10,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/report/prometheus_textfile.hpp"
 #include "cli/report/step_summary.hpp"
+#include "cli/summary.hpp"
 
 namespace piperun::cli::report {
 
@@ -50,6 +51,7 @@ int RunReports::finish(const std::expected<pipeline::RunStats, pipeline::RunErro
   outcome.config_name = config_name_;
   outcome.exit_code = exit_code;
   outcome.uploads = uploads_;
+  outcome.peak_rss_bytes = peak_rss_bytes();
   outcome.finished_at = std::chrono::system_clock::now();
   if (result) {
     outcome.stats = *result;

@@ -12,6 +12,7 @@
 
 #include "cli/exit_codes.hpp"
 #include "cli/progress_line.hpp"
+#include "cli/summary.hpp"
 #include "pipeline/manifest_writer.hpp"
 
 namespace piperun::cli::report {
@@ -71,6 +72,11 @@ std::string format_step_summary(const RunOutcome& outcome) {
   row("ratio", stats.compressed_out > 0 ? fmt::format("{:.2f}", stats.compression_ratio()) : "-");
   row("duration", fmt::format("{:.2f} s", seconds));
   row("throughput", fmt::format("{:.1f} MB/s", stats.throughput_mb_s()));
+  if (const std::string waited = format_waited(stats); !waited.empty())
+    row("files waited on", waited);
+  if (outcome.peak_rss_bytes > 0)
+    row("peak RSS",
+        fmt::format("{:.0f} MiB", static_cast<double>(outcome.peak_rss_bytes) / 1048576));
   if (outcome.uploads) {
     row("uploads", fmt::format("{} sent ({}), {} unchanged in the store", stats.objects_uploaded,
                                format_bytes(stats.bytes_uploaded), stats.objects_unchanged));

@@ -81,5 +81,27 @@ TEST(ReportFormat, PrometheusLabelValuesAreEscaped) {
   EXPECT_TRUE(contains(text, "# TYPE pipe_run_exit_code gauge\n")) << text;
 }
 
+TEST(ReportFormat, StagesWaitsAndPeakRssInBothReports) {
+  using namespace std::chrono_literals;
+  RunOutcome outcome = one_failure();
+  outcome.stats.places = {{"input", 1000, 1s}, {"walk", 0, 0s}, {"hash", 1000, 3s}};
+  outcome.peak_rss_bytes = 64 << 20;
+  const std::string prometheus = format_prometheus_textfile(outcome);
+  EXPECT_TRUE(
+      contains(prometheus, R"(pipe_run_stage_bytes{config="artifacts.toml",stage="hash"} 1000)"))
+      << prometheus;
+  EXPECT_FALSE(
+      contains(prometheus, R"(pipe_run_stage_bytes{config="artifacts.toml",stage="walk"})"))
+      << prometheus;
+  EXPECT_TRUE(contains(
+      prometheus, R"(pipe_run_stage_wait_seconds{config="artifacts.toml",stage="hash"} 3.000)"))
+      << prometheus;
+  EXPECT_TRUE(contains(prometheus, R"(pipe_run_peak_rss_bytes{config="artifacts.toml"} 67108864)"))
+      << prometheus;
+  const std::string summary = format_step_summary(outcome);
+  EXPECT_TRUE(contains(summary, "| files waited on | input 25%, hash 75% |")) << summary;
+  EXPECT_TRUE(contains(summary, "| peak RSS | 64 MiB |")) << summary;
+}
+
 }  // namespace
 }  // namespace piperun::cli::report

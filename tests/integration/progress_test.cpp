@@ -264,5 +264,19 @@ TEST(ItSummary, JsonReportsARunThatEndedInAnError) {
   EXPECT_TRUE(contains(document["error"]["message"].get<std::string>(), "no input files"));
 }
 
+TEST(ItSummary, JsonReportsAConfigErrorToo) {
+  Job job;
+  job.file("a", "x");
+  job.set("compress", "level", "42");
+  const RunResult run = job.run_pipe({"--json"});
+  ASSERT_EQ(run.exit_code, 2) << run.describe();
+  const nlohmann::json document = nlohmann::json::parse(run.out);
+  EXPECT_EQ(document["exit_code"], 2);
+  EXPECT_EQ(document["error"]["kind"], "usage");
+  const std::string message = document["error"]["message"];
+  EXPECT_TRUE(contains(message, "job.toml:") && contains(message, "compress.level")) << message;
+  EXPECT_TRUE(contains(run.err, message)) << run.describe();
+}
+
 }  // namespace
 }  // namespace piperun::itest
