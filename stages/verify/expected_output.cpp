@@ -48,7 +48,8 @@ std::expected<OutputSettings, std::string> output_settings(
     return std::unexpected(fmt::format("upload.layout '{}' is neither mirror nor content", layout));
   out.content_layout = layout == "content";
   if (lists(stages, "hash")) {
-    const std::string_view first = first_of(setting(settings, "hash.algorithms"));
+    const std::string algorithms = setting(settings, "hash.algorithms");
+    const std::string_view first = first_of(algorithms);
     out.algorithm = algorithm_named(first);
     if (!out.algorithm) return std::unexpected(fmt::format("unknown hash algorithm '{}'", first));
     out.algorithm_name = std::string(first);

@@ -57,7 +57,10 @@ std::expected<ManifestScan, std::string> ManifestScan::open(const std::filesyste
                                     /*allow_exceptions=*/false);
     if (!member.is_object() || member.size() != 1)
       return std::unexpected(scan.where() + ": not a manifest header line");
-    const auto& [key, value] = *member.items().begin();
+    // Not a structured binding of items(): its proxy is a temporary, gone before the names.
+    const auto first = member.begin();
+    const std::string& key = first.key();
+    const Json& value = first.value();
     if (key == "manifest_version") {
       if (!value.is_number_integer() || value.get<int>() != kFormatVersion)
         return std::unexpected(fmt::format("{}: manifest_version {}: this pipe-run reads {}",
