@@ -47,6 +47,11 @@ inline const fs::path kBinary{std::getenv("PIPE_RUN_IT_BINARY") != nullptr
 
 using TempDir = piperun::testing::TempDir;
 
+// For `env`, before a binary run under strace: LeakSanitizer stops the world through ptrace,
+// which strace already holds, so a binary built with ASan is traced with leak checking off
+// (every other test keeps it on). Harmless for a build without ASan.
+inline const std::string kTracedAsanOptions = "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1";
+
 inline void write_file(const fs::path& file, std::string_view contents) {
   fs::create_directories(file.parent_path());
   std::ofstream out(file, std::ios::binary | std::ios::trunc);

@@ -521,12 +521,13 @@ TEST_F(ItUploadS3, TheRingDrivesCurlNoPollCallsAtAll) {
   configure_s3(job, unique_prefix("strace"));
   const fs::path trace = job.dir() / "trace";
   job.write_config();
-  RunResult result = run({"env", "AWS_ACCESS_KEY_ID=" + std::string(kS3AccessKey),
-                          "AWS_SECRET_ACCESS_KEY=" + std::string(kS3SecretKey), strace->string(),
-                          "-f", "-o", trace.string(), "-e",
-                          "trace=poll,ppoll,select,pselect6,epoll_wait,epoll_pwait,epoll_pwait2,"
-                          "io_uring_enter",
-                          kBinary.string(), job.config().string()});
+  RunResult result =
+      run({"env", kTracedAsanOptions, "AWS_ACCESS_KEY_ID=" + std::string(kS3AccessKey),
+           "AWS_SECRET_ACCESS_KEY=" + std::string(kS3SecretKey), strace->string(), "-f", "-o",
+           trace.string(), "-e",
+           "trace=poll,ppoll,select,pselect6,epoll_wait,epoll_pwait,epoll_pwait2,"
+           "io_uring_enter",
+           kBinary.string(), job.config().string()});
   ASSERT_EQ(result.exit_code, 0) << result.describe();
   const std::string calls = read_file(trace);
   EXPECT_TRUE(contains(calls, "io_uring_enter")) << "the trace caught nothing";
