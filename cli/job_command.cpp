@@ -17,6 +17,7 @@
 #include "cli/config.hpp"
 #include "cli/console.hpp"
 #include "cli/dry_run.hpp"
+#include "cli/environment.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/progress_display.hpp"
 #include "cli/report/run_reports.hpp"
@@ -36,15 +37,7 @@ enum class Verbosity { quiet, normal, verbose };
 // What the upload stage needs beyond its config section.
 stages::UploadContext upload_context(const Config& config) {
   stages::UploadContext context;
-  auto env = [](const char* name) {
-    const char* value = std::getenv(name);
-    return value != nullptr ? std::string(value) : std::string();
-  };
-  context.access_key = env("AWS_ACCESS_KEY_ID");
-  context.secret_key = env("AWS_SECRET_ACCESS_KEY");
-  context.session_token = env("AWS_SESSION_TOKEN");
-  context.ca_bundle = env("AWS_CA_BUNDLE");
-  context.http_auth = env("PIPE_RUN_HTTP_AUTH");
+  context.access = store_access_from_environment();
   const bool hashed = std::find(config.pipeline.stages.begin(), config.pipeline.stages.end(),
                                 "hash") != config.pipeline.stages.end();
   if (hashed && !config.hash.algorithms.empty())

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/config.hpp"
+#include "cli/environment.hpp"
 #include "cli/exit_codes.hpp"
 #include "pipeline/cpu_budget.hpp"
 #include "stages/verify/manifest_scan.hpp"
@@ -21,11 +22,6 @@ namespace verify = stages::verify;
 
 // --json lists this many problems; the count has them all.
 constexpr std::size_t kMaxListedProblems = 1000;
-
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? std::string(value) : std::string();
-}
 
 // The manifest does not record the S3 endpoint and region: unless given, they come from the
 // job's config file that the manifest names, when it still loads and uploads to the same URL.
@@ -51,11 +47,7 @@ verify::VerifyOptions verify_options(const VerifyArguments& arguments) {
   if (options.endpoint.empty() || options.region.empty())
     endpoint_from_job(options.manifest, options);
   if (options.region.empty()) options.region = "us-east-1";
-  options.access_key = env("AWS_ACCESS_KEY_ID");
-  options.secret_key = env("AWS_SECRET_ACCESS_KEY");
-  options.session_token = env("AWS_SESSION_TOKEN");
-  options.ca_bundle = env("AWS_CA_BUNDLE");
-  options.http_auth = env("PIPE_RUN_HTTP_AUTH");
+  options.access = store_access_from_environment();
   return options;
 }
 

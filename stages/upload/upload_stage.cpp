@@ -6,9 +6,7 @@
 #include "stages/output_tree.hpp"
 #include "stages/tree_file_writer.hpp"
 #include "stages/upload/digest_cache.hpp"
-#include "stages/upload/http_store.hpp"
 #include "stages/upload/network_upload.hpp"
-#include "stages/upload/s3_store.hpp"
 #include "stages/upload/transport_checksum.hpp"
 
 namespace piperun::stages {
@@ -54,17 +52,11 @@ std::expected<void, std::string> UploadStage::open_run() {
 }
 
 void UploadStage::start(pipeline::Runtime& runtime) {
-  io::HttpClientOptions http_options;
+  io::HttpClientOptions http_options = upload::http_options_for(options_.url, context_.access);
   http_options.max_connections = options_.concurrency;
   http_options.stall_timeout = options_.timeout;
-  http_options.ca_bundle = context_.ca_bundle;
   http_options.max_send_speed = options_.bandwidth_limit;
   const bool s3 = options_.url.starts_with("s3://");
-  if (!s3) {
-    // S3 signs its requests; basic auth is for plain HTTP stores only.
-    http_options.user_password = context_.http_auth;
-    http_options.netrc = true;
-  }
   auto http = io::HttpClient::create(runtime.ring, http_options);
   if (!http) {
     // Without libcurl nothing can be sent: every file fails with this message.
@@ -83,18 +75,14 @@ void UploadStage::start(pipeline::Runtime& runtime) {
   shared_->single_put_limit =
       s3 ? std::min<std::uint64_t>(options_.multipart_threshold, shared_->whole_objects.total() / 2)
          : shared_->whole_objects.total();
-  if (s3) {
-    auto location = upload::parse_s3_url(options_.url);
-    location->endpoint = options_.endpoint;
-    location->region = options_.region;
-    shared_->store = std::make_unique<upload::S3Store>(
-        shared_->client, std::move(*location),
-        upload::Credentials{context_.access_key, context_.secret_key, context_.session_token},
-        options_.checksum, context_.digest_name);
-  } else {
-    shared_->store = std::make_unique<upload::HttpStore>(
-        shared_->client, options_.url, options_.checksum == TransportChecksum::md5);
+  auto store =
+      upload::make_network_store(shared_->client, options_.url, options_.endpoint, options_.region,
+                                 context_.access, options_.checksum, context_.digest_name);
+  if (!store) {
+    start_error_ = "upload: " + store.error();
+    return;
   }
+  shared_->store = std::move(*store);
 }
 
 std::unique_ptr<pipeline::FileStage> UploadStage::begin(

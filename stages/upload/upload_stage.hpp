@@ -14,6 +14,7 @@
 
 #include "pipeline/stage.hpp"
 #include "stages/options.hpp"
+#include "stages/upload/store_access.hpp"
 
 namespace piperun::io {
 class HttpClient;
@@ -33,13 +34,11 @@ struct UploadShared;
 
 // What the stage needs beyond [upload]: resolved by cli/ from the environment and the config.
 struct UploadContext {
-  std::string access_key, secret_key, session_token;  // AWS_* (s3 only)
-  std::string ca_bundle;                              // AWS_CA_BUNDLE
-  std::string http_auth;                              // PIPE_RUN_HTTP_AUTH: "user:password"
-  std::string suffix;                                 // ".zst" after compress
-  std::string digest_name;                            // the first hash's name; empty: no hash
-  std::uint64_t memory = 64ull << 20;                 // the upload's share of memory_limit
-  std::filesystem::path digest_cache;                 // upload/digest_cache.hpp; empty: none
+  upload::StoreAccess access;          // credentials, from the environment
+  std::string suffix;                  // ".zst" after compress
+  std::string digest_name;             // the first hash's name; empty: no hash
+  std::uint64_t memory = 64ull << 20;  // the upload's share of memory_limit
+  std::filesystem::path digest_cache;  // upload/digest_cache.hpp; empty: none
 };
 
 class UploadStage final : public pipeline::Stage {

@@ -35,10 +35,9 @@
 #include "io/ring.hpp"
 #include "pipeline/offload.hpp"
 #include "pipeline/task.hpp"
-#include "stages/upload/http_store.hpp"
 #include "stages/upload/object_store.hpp"
 #include "stages/upload/retrying_client.hpp"
-#include "stages/upload/s3_store.hpp"
+#include "stages/upload/store_access.hpp"
 #include "stages/upload/throttle.hpp"
 #include "stages/verify/content_hasher.hpp"
 #include "stages/verify/expected_output.hpp"
@@ -146,16 +145,10 @@ struct NetworkStore {
 
 std::expected<std::unique_ptr<NetworkStore>, std::string> open_store(
     io::Ring& ring, const VerifyOptions& options, const OutputSettings& settings) {
-  const bool s3 = settings.upload_url.starts_with("s3://");
-  io::HttpClientOptions http_options;
+  io::HttpClientOptions http_options =
+      upload::http_options_for(settings.upload_url, options.access);
   http_options.max_connections = options.concurrency;
   http_options.stall_timeout = options.timeout;
-  http_options.ca_bundle = options.ca_bundle;
-  if (!s3) {
-    // S3 signs its requests; basic auth is for plain HTTP stores only.
-    http_options.user_password = options.http_auth;
-    http_options.netrc = true;
-  }
   auto http = io::HttpClient::create(ring, http_options);
   if (!http) return std::unexpected(http.error());
   auto network = std::make_unique<NetworkStore>();
@@ -163,19 +156,11 @@ std::expected<std::unique_ptr<NetworkStore>, std::string> open_store(
   network->throttle = std::make_unique<upload::Throttle>(ring, options.concurrency);
   network->client = std::make_unique<upload::RetryingClient>(
       ring, *network->http, *network->throttle, upload::RetryPolicy{options.retries});
-  if (s3) {
-    auto location = upload::parse_s3_url(settings.upload_url);
-    if (!location) return std::unexpected(location.error());
-    location->endpoint = options.endpoint;
-    location->region = options.region;
-    network->store = std::make_unique<upload::S3Store>(
-        *network->client, std::move(*location),
-        upload::Credentials{options.access_key, options.secret_key, options.session_token},
-        TransportChecksum::none, settings.algorithm_name);
-  } else {
-    network->store =
-        std::make_unique<upload::HttpStore>(*network->client, settings.upload_url, false);
-  }
+  auto store = upload::make_network_store(*network->client, settings.upload_url, options.endpoint,
+                                          options.region, options.access, TransportChecksum::none,
+                                          settings.algorithm_name);
+  if (!store) return std::unexpected(store.error());
+  network->store = std::move(*store);
   return network;
 }
 

@@ -9,6 +9,8 @@
 #include <functional>
 #include <string>
 
+#include "stages/upload/store_access.hpp"
+
 namespace piperun::stages::verify {
 
 struct VerifyOptions {
@@ -22,9 +24,7 @@ struct VerifyOptions {
   // record them), credentials from the environment.
   std::string endpoint;
   std::string region = "us-east-1";
-  std::string access_key, secret_key, session_token;  // AWS_*
-  std::string ca_bundle;                              // AWS_CA_BUNDLE
-  std::string http_auth;                              // PIPE_RUN_HTTP_AUTH: "user:password"
+  upload::StoreAccess access;  // credentials, from the environment
   unsigned retries = 5;
   std::chrono::milliseconds timeout{60000};
 };
