@@ -236,7 +236,8 @@ TEST(ItInterrupt, SigintWritesTheManifestOfWhatIsDoneAndExits130) {
   const RunResult result =
       job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(60),
                                   .send_signal = SIGINT,
-                                  .signal_after = std::chrono::milliseconds(400)});
+                                  .signal_after = std::chrono::milliseconds(400),
+                                  .signal_when = [&job] { return has_entries(job.out()); }});
   ASSERT_FALSE(result.timed_out) << result.describe();
   EXPECT_EQ(result.exit_code, 130) << result.describe();
   EXPECT_LT(result.seconds, 10.0) << "took long to stop after SIGINT";
@@ -262,7 +263,8 @@ TEST(ItInterrupt, SigtermStopsLikeSigint) {
   const RunResult result =
       job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(60),
                                   .send_signal = SIGTERM,
-                                  .signal_after = std::chrono::milliseconds(400)});
+                                  .signal_after = std::chrono::milliseconds(400),
+                                  .signal_when = [&job] { return has_entries(job.out()); }});
   ASSERT_FALSE(result.timed_out) << result.describe();
   EXPECT_EQ(result.exit_code, 130) << result.describe();
   const auto manifest = nlohmann::json::parse(read_file(job.manifest()));

