@@ -388,17 +388,14 @@ class Job {
 };
 
 // The peak RSS pipe-run promises for `memory_limit_mib`: the limit plus 48 MiB. A binary built
-// with ASan (the asan preset: PIPE_RUN_BINARY_HAS_ASAN, since the harness itself is not
-// instrumented) also carries ASan's shadow memory and its quarantine, which keeps up to 256 MiB
-// of freed memory (there coroutine frames are plain new/delete, so a long run fills it): the
-// promise is not about those, and they get 384 MiB more.
+// with ASan (the asan-integration test preset says so with PIPE_RUN_IT_BINARY_HAS_ASAN=1) also
+// carries ASan's shadow memory and its quarantine, which keeps up to 256 MiB of freed memory
+// (there coroutine frames are plain new/delete, so a long run fills it): the promise is not
+// about those, and they get 384 MiB more.
 inline long rss_bound_kib(long memory_limit_mib) {
-#if defined(PIPE_RUN_BINARY_HAS_ASAN)
-  constexpr long kSanitizerSlackMib = 384;
-#else
-  constexpr long kSanitizerSlackMib = 0;
-#endif
-  return (memory_limit_mib + 48 + kSanitizerSlackMib) * 1024;
+  const char* asan = std::getenv("PIPE_RUN_IT_BINARY_HAS_ASAN");
+  const long sanitizer_slack_mib = asan != nullptr && std::string_view(asan) == "1" ? 384 : 0;
+  return (memory_limit_mib + 48 + sanitizer_slack_mib) * 1024;
 }
 
 // The prefix that runs a command as an unprivileged user: empty when we are not root,
