@@ -448,7 +448,8 @@ TEST(ItCompressWrite, SigintLeavesOnlyCompleteListedOutputs) {
   const RunResult result =
       job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(60),
                                   .send_signal = SIGINT,
-                                  .signal_after = std::chrono::milliseconds(1500)});
+                                  .signal_after = std::chrono::milliseconds(1500),
+                                  .signal_when = [&job] { return has_entries(job.out()); }});
   ASSERT_FALSE(result.timed_out) << result.describe();
   EXPECT_EQ(result.exit_code, 130) << result.describe();
   EXPECT_LT(result.seconds, 15.0) << "took long to stop after SIGINT";

@@ -288,7 +288,8 @@ TEST(ItInterrupt, SecondSigintLeavesNoPartialOutput) {
       job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(60),
                                   .send_signal = SIGINT,
                                   .signal_after = std::chrono::milliseconds(300),
-                                  .signal_count = 2});
+                                  .signal_count = 2,
+                                  .signal_when = [&job] { return has_entries(job.out()); }});
   ASSERT_FALSE(result.timed_out) << result.describe();
   EXPECT_EQ(result.exit_code, 130) << result.describe();
   EXPECT_LT(result.seconds, 10.0) << result.describe();
