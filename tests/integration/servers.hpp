@@ -3,6 +3,7 @@
 // metadata and in-progress multipart uploads, the file system for nginx's WebDAV tree.
 #pragma once
 
+#include <chrono>
 #include <fcntl.h>
 #include <map>
 #include <signal.h>
@@ -58,6 +59,13 @@ inline std::vector<std::string> rclone(std::vector<std::string> arguments) {
       "/dev/null"};
   argv.insert(argv.end(), arguments.begin(), arguments.end());
   return argv;
+}
+
+// A fresh key prefix per test ("it/<name>-<time>"): tests share the bucket and the WebDAV
+// root, and run side by side.
+inline std::string unique_prefix(std::string_view name) {
+  return "it/" + std::string(name) + "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
 }
 
 // The bytes of test-bucket/<key>, downloaded by rclone.

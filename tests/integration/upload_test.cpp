@@ -31,12 +31,6 @@ std::string mixed_bytes(std::size_t size, std::uint64_t seed) {
   return bytes;
 }
 
-// A fresh key prefix per test: tests share the bucket.
-std::string unique_prefix(std::string_view name) {
-  return "it/" + std::string(name) + "-" +
-         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-}
-
 std::string decompress(const std::string& zst) {
   TempDir dir;
   const fs::path file = dir.path() / "object.zst";

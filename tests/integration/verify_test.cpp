@@ -215,11 +215,6 @@ class ItVerifyS3 : public ::testing::Test {
   void SetUp() override { ensure_test_servers(); }
 };
 
-std::string unique_prefix(std::string_view name) {
-  return "it/verify-" + std::string(name) + "-" +
-         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-}
-
 RunResult run_s3_job(Job& job, const std::string& prefix,
                      const std::string& stages = R"(["hash", "compress", "upload"])") {
   job.set("pipeline", "stages", stages);
@@ -262,7 +257,7 @@ std::string zstd_of(const std::string& bytes) {
 TEST_F(ItVerifyS3, ObjectsCheckedByHeadThenMissingAndReplacedOnesAreNamed) {
   Job job;
   const auto files = make_tree(job);
-  const std::string prefix = unique_prefix("head");
+  const std::string prefix = unique_prefix("verify-head");
   RunResult made = run_s3_job(job, prefix);
   ASSERT_EQ(made.exit_code, 0) << made.describe();
 
@@ -293,7 +288,7 @@ TEST_F(ItVerifyS3, ObjectsCheckedByHeadThenMissingAndReplacedOnesAreNamed) {
 TEST_F(ItVerifyS3, DownloadChecksTheBytesWhereTheMetadataStillLooksRight) {
   Job job;
   const auto files = make_tree(job);
-  const std::string prefix = unique_prefix("download");
+  const std::string prefix = unique_prefix("verify-download");
   RunResult made = run_s3_job(job, prefix);
   ASSERT_EQ(made.exit_code, 0) << made.describe();
   RunResult clean = verify(job, {"--download"});
@@ -304,7 +299,7 @@ TEST_F(ItVerifyS3, DownloadChecksTheBytesWhereTheMetadataStillLooksRight) {
 TEST_F(ItVerifyS3, DownloadFindsOtherBytesUnderMetadataThatStillLooksRight) {
   Job job;
   const auto files = make_tree(job);
-  const std::string prefix = unique_prefix("bytes");
+  const std::string prefix = unique_prefix("verify-bytes");
   RunResult made = run_s3_job(job, prefix, R"(["hash", "upload"])");
   ASSERT_EQ(made.exit_code, 0) << made.describe();
 
@@ -334,7 +329,7 @@ TEST_F(ItVerifyS3, DownloadFindsOtherBytesUnderMetadataThatStillLooksRight) {
 TEST_F(ItVerifyS3, RefusedCredentialsAreFatal) {
   Job job;
   job.file("a.txt", "a\n");
-  RunResult made = run_s3_job(job, unique_prefix("refused"));
+  RunResult made = run_s3_job(job, unique_prefix("verify-refused"));
   ASSERT_EQ(made.exit_code, 0) << made.describe();
   RunResult refused =
       run({"env", "AWS_ACCESS_KEY_ID=" + std::string(kS3AccessKey), "AWS_SECRET_ACCESS_KEY=wrong",
@@ -352,7 +347,7 @@ TEST(ItVerifyHttp, ObjectsAreDownloadedAndADamagedOneIsNamed) {
   ensure_test_servers();
   Job job;
   const auto files = make_tree(job);
-  const std::string sub = unique_prefix("dav");
+  const std::string sub = unique_prefix("verify-dav");
   job.set("pipeline", "stages", R"(["hash", "compress", "upload"])");
   job.set("pipeline", "memory_limit", R"("128MiB")");
   job.set("upload", "url", toml_string(std::string(kDavUrl) + sub));
