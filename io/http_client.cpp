@@ -1,15 +1,16 @@
 #include "io/http_client.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <poll.h>
 #include <unordered_set>
 
-#include <curl/curl.h>
 #include <liburing.h>
+
+#include "io/curl_api.hpp"
 
 namespace piperun::io {
 
@@ -18,6 +19,13 @@ bool socket_probe_linked() noexcept;  // io/socket_probe.cpp
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Set by HttpClient::create, before any client exists to call it.
+std::atomic<const CurlApi*> loaded_curl{nullptr};
+
+const CurlApi& curl() {
+  return *loaded_curl.load(std::memory_order_acquire);
+}
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -236,7 +244,7 @@ struct HttpClient::Callbacks {
     auto* watch = static_cast<SocketWatch*>(socket_data);
     if (what == CURL_POLL_REMOVE) {
       if (watch != nullptr) {
-        curl_multi_assign(multi_of(client.multi_), fd, nullptr);
+        curl().multi_assign(multi_of(client.multi_), fd, nullptr);
         client.watches_.erase(watch);
         watch->removed = true;
         if (!watch->dispatching) watch->update();
@@ -246,7 +254,7 @@ struct HttpClient::Callbacks {
     if (watch == nullptr) {
       watch = new SocketWatch(client, client.ring_, fd);
       client.watches_.insert(watch);
-      curl_multi_assign(multi_of(client.multi_), fd, watch);
+      curl().multi_assign(multi_of(client.multi_), fd, watch);
     }
     watch->wanted = ((what & CURL_POLL_IN) ? POLLIN : 0u) | ((what & CURL_POLL_OUT) ? POLLOUT : 0u);
     if (!watch->dispatching) watch->update();
@@ -282,7 +290,7 @@ struct HttpClient::Callbacks {
     if (BodySink* sink = transfer.request_.sink; sink != nullptr) {
       // The status line has arrived by now: only a success's body is the object's.
       long status = 0;
-      curl_easy_getinfo(transfer.easy_, CURLINFO_RESPONSE_CODE, &status);
+      curl().easy_getinfo(transfer.easy_, CURLINFO_RESPONSE_CODE, &status);
       if (status >= 200 && status < 300) {
         sink->consume(std::as_bytes(std::span(data, size * count)));
         return size * count;
@@ -320,11 +328,9 @@ struct HttpClient::Callbacks {
 std::expected<std::unique_ptr<HttpClient>, std::string> HttpClient::create(
     Ring& ring, const HttpClientOptions& options) {
   if (!socket_probe_linked()) return std::unexpected(std::string("socket probes missing"));
-  static std::once_flag global_init;
-  static CURLcode init_result = CURLE_OK;
-  std::call_once(global_init, [] { init_result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (init_result != CURLE_OK)
-    return std::unexpected(std::string("libcurl: ") + curl_easy_strerror(init_result));
+  auto loaded = load_curl();
+  if (!loaded) return std::unexpected(std::move(loaded.error()));
+  loaded_curl.store(*loaded, std::memory_order_release);
   std::unique_ptr<HttpClient> client(new HttpClient(ring, options));
   if (client->multi_ == nullptr) return std::unexpected(std::string("libcurl: no multi handle"));
   return client;
@@ -336,23 +342,23 @@ HttpClient::HttpClient(Ring& ring, HttpClientOptions options)
       timer_(new TimerOp(*this, ring)),
       refilled_(Clock::now()),
       refill_(new RefillOp(*this, ring)) {
-  CURLM* multi = curl_multi_init();
+  CURLM* multi = curl().multi_init();
   multi_ = multi;
   if (multi == nullptr) return;
-  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Callbacks::on_socket);
-  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Callbacks::on_timer);
-  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
-  curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                    static_cast<long>(std::max(1u, options_.max_connections)));
-  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS,
-                    static_cast<long>(std::max(1u, options_.max_connections)));
+  curl().multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Callbacks::on_socket);
+  curl().multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+  curl().multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Callbacks::on_timer);
+  curl().multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+  curl().multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      static_cast<long>(std::max(1u, options_.max_connections)));
+  curl().multi_setopt(multi, CURLMOPT_MAXCONNECTS,
+                      static_cast<long>(std::max(1u, options_.max_connections)));
 }
 
 HttpClient::~HttpClient() {
   for (CURL* easy : idle_easy_)
-    curl_easy_cleanup(easy);
-  if (multi_ != nullptr) curl_multi_cleanup(multi_of(multi_));
+    curl().easy_cleanup(easy);
+  if (multi_ != nullptr) curl().multi_cleanup(multi_of(multi_));
   // What the kernel still holds finishes on its own and frees itself.
   for (SocketWatch* watch : watches_) {
     watch->client = nullptr;
@@ -393,15 +399,15 @@ void HttpClient::resume_paused() {
   std::vector<Transfer*> waiting;
   waiting.swap(paused_);
   for (Transfer* transfer : waiting)
-    curl_easy_pause(transfer->easy_, CURLPAUSE_CONT);  // may pause it again at once
+    curl().easy_pause(transfer->easy_, CURLPAUSE_CONT);  // may pause it again at once
   collect_done();
 }
 
 CURL* HttpClient::take_easy() {
-  if (idle_easy_.empty()) return curl_easy_init();
+  if (idle_easy_.empty()) return curl().easy_init();
   CURL* easy = idle_easy_.back();
   idle_easy_.pop_back();
-  curl_easy_reset(easy);
+  curl().easy_reset(easy);
   return easy;
 }
 
@@ -416,62 +422,63 @@ void HttpClient::start(Transfer& transfer) {
   HttpRequest& request = transfer.request_;
   curl_slist* list = nullptr;
   for (const std::string& header : request.headers)
-    list = curl_slist_append(list, header.c_str());
+    list = curl().slist_append(list, header.c_str());
   transfer.header_list_ = list;
 
-  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, &transfer);
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.error_);
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Callbacks::on_header);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer.response_);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Callbacks::on_body);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
+  curl().easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+  curl().easy_setopt(easy, CURLOPT_PRIVATE, &transfer);
+  curl().easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl().easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.error_);
+  curl().easy_setopt(easy, CURLOPT_HTTPHEADER, list);
+  curl().easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Callbacks::on_header);
+  curl().easy_setopt(easy, CURLOPT_HEADERDATA, &transfer.response_);
+  curl().easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Callbacks::on_body);
+  curl().easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
   const long stall_s = std::max<long>(
       1, static_cast<long>(
              std::chrono::duration_cast<std::chrono::seconds>(options_.stall_timeout).count()));
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options_.stall_timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, stall_s);
+  curl().easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.stall_timeout.count()));
+  curl().easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl().easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, stall_s);
   if (!options_.user_password.empty()) {
-    curl_easy_setopt(easy, CURLOPT_USERPWD, options_.user_password.c_str());
+    curl().easy_setopt(easy, CURLOPT_USERPWD, options_.user_password.c_str());
   } else if (options_.netrc) {
-    curl_easy_setopt(easy, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
+    curl().easy_setopt(easy, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
   }
   if (!options_.ca_bundle.empty())
-    curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+    curl().easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle.c_str());
 
   if (request.method == "HEAD") {
-    curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+    curl().easy_setopt(easy, CURLOPT_NOBODY, 1L);
   } else if (request.method == "PUT") {
-    curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-    curl_easy_setopt(easy, CURLOPT_READFUNCTION, &Callbacks::on_read);
-    curl_easy_setopt(easy, CURLOPT_READDATA, &transfer);
-    curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &Callbacks::on_seek);
-    curl_easy_setopt(easy, CURLOPT_SEEKDATA, &transfer);
+    curl().easy_setopt(easy, CURLOPT_UPLOAD, 1L);
+    curl().easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
+    curl().easy_setopt(easy, CURLOPT_READFUNCTION, &Callbacks::on_read);
+    curl().easy_setopt(easy, CURLOPT_READDATA, &transfer);
+    curl().easy_setopt(easy, CURLOPT_SEEKFUNCTION, &Callbacks::on_seek);
+    curl().easy_setopt(easy, CURLOPT_SEEKDATA, &transfer);
   } else if (request.method == "POST") {
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
+    curl().easy_setopt(easy, CURLOPT_POST, 1L);
+    curl().easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
+    curl().easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
   } else if (request.method != "GET") {
-    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    curl().easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
 
-  const CURLMcode added = curl_multi_add_handle(multi_of(multi_), easy);
+  const CURLMcode added = curl().multi_add_handle(multi_of(multi_), easy);
   if (added != CURLM_OK) {
-    transfer.response_.transport_error = std::string("libcurl: ") + curl_multi_strerror(added);
+    transfer.response_.transport_error = std::string("libcurl: ") + curl().multi_strerror(added);
     finish(transfer);
   }
 }
 
 void HttpClient::finish(Transfer& transfer) {
   std::erase(paused_, &transfer);
-  curl_multi_remove_handle(multi_of(multi_), transfer.easy_);
-  curl_slist_free_all(static_cast<curl_slist*>(transfer.header_list_));
+  curl().multi_remove_handle(multi_of(multi_), transfer.easy_);
+  curl().slist_free_all(static_cast<curl_slist*>(transfer.header_list_));
   transfer.header_list_ = nullptr;
   give_back(std::exchange(transfer.easy_, nullptr));
   --active_;
@@ -480,25 +487,25 @@ void HttpClient::finish(Transfer& transfer) {
 
 void HttpClient::act(int fd, int events) {
   int running = 0;
-  curl_multi_socket_action(multi_of(multi_), fd, events, &running);
+  curl().multi_socket_action(multi_of(multi_), fd, events, &running);
   collect_done();
 }
 
 void HttpClient::collect_done() {
   int left = 0;
-  while (CURLMsg* message = curl_multi_info_read(multi_of(multi_), &left)) {
+  while (CURLMsg* message = curl().multi_info_read(multi_of(multi_), &left)) {
     if (message->msg != CURLMSG_DONE) continue;
     Transfer* transfer = nullptr;
-    curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &transfer);
+    curl().easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &transfer);
     HttpResponse& response = transfer->response_;
     const CURLcode result = message->data.result;
     if (result == CURLE_OK) {
-      curl_easy_getinfo(message->easy_handle, CURLINFO_RESPONSE_CODE, &response.status);
+      curl().easy_getinfo(message->easy_handle, CURLINFO_RESPONSE_CODE, &response.status);
     } else {
       response.status = 0;
       response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
       response.transport_error =
-          transfer->error_[0] != '\0' ? transfer->error_ : curl_easy_strerror(result);
+          transfer->error_[0] != '\0' ? transfer->error_ : curl().easy_strerror(result);
     }
     finish(*transfer);
   }

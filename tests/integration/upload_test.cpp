@@ -576,6 +576,34 @@ TEST(ItUploadHttp, CredentialsFromTheEnvironmentAreUsedButNeverShown) {
   EXPECT_FALSE(contains(refused.err, "wrong"));
 }
 
+// libcurl (and the TLS, Kerberos and LDAP libraries it pulls in) is loaded only by a run that
+// talks to a server: loading it cost every start about 12 ms. The dynamic loader names each
+// library it opens under LD_DEBUG=libs.
+TEST(ItUploadHttp, OnlyARunWithANetworkStoreLoadsLibcurl) {
+  Job job;
+  job.file("a", "a");
+  const fs::path store = job.out() / "store";
+  job.set("pipeline", "stages", R"(["hash", "compress", "upload"])");
+  job.set("upload", "url", toml_string("file://" + store.string()));
+  job.write_config();
+  auto loads_libcurl = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv{"env", "LD_DEBUG=libs", kBinary.string(), job.config().string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    RunResult result = run(argv);
+    return std::pair{result, contains(result.err, "libcurl")};
+  };
+  const auto [local, local_loads] = loads_libcurl({});
+  ASSERT_EQ(local.exit_code, 0) << local.describe();
+  EXPECT_FALSE(local_loads) << local.err;
+
+  // Nothing listens on port 1: the upload fails, after libcurl was loaded to try it.
+  const auto [network, network_loads] =
+      loads_libcurl({"--set", "upload.url=\"http://127.0.0.1:1/x\"", "--set", "upload.retries=0",
+                     "--set", "output.resume=false"});
+  EXPECT_EQ(network.exit_code, 1) << network.describe();
+  EXPECT_TRUE(network_loads) << network.err;
+}
+
 TEST(ItUploadHttp, CredentialsInTheUrlAreAConfigErrorThatDoesNotShowThem) {
   Job job;
   job.file("a", "a");
