@@ -23,6 +23,9 @@
 #             in sorted order, until the total reaches REAL_MIB.
 #    Ratio = peer time / pipe-run time (> 1: pipe-run is faster). Compressed size: the sum of
 #    pipe-run's .zst files against the sum of the shell pipeline's per-file .zst files.
+#    The CPU limit, each round with the others: `zstd -bLEVEL` (in memory, one core) on a tar
+#    of the tree, times the cores; pipe-run's MB/s against it (issue 5: at least 0.9x at level
+#    3 on the mixed and real trees). The tar is made once, untimed, in BENCH_DIR/compress/tars.
 # 2. One large file (LARGE_MIB, 1024 MiB: tar of /usr/share and /usr/include, repeated),
 #    warm: pipe-run against `zstd -T0 -LEVEL`. pipe-run's CPU time (user + sys, from
 #    /usr/bin/time) / wall time shows whether all cores worked on the one file.
@@ -93,7 +96,7 @@ out=$work/out
 conf=$work/conf
 logs=$work/logs
 mkdir -p -- "$conf" "$logs"
-rm -rf -- "${out:?}" "$work/outs"
+rm -rf -- "${out:?}" "$work/outs" "$work/tars"
 cpus=$(nproc)
 mib=1048576
 
@@ -388,6 +391,20 @@ run_shell() {
   T=$(elapsed "$t0" "$t1")
 }
 
+# run_zstd_bench DIR LEVEL: zstd's own in-memory benchmark, one core, on a tar of DIR (made
+# once); sets ZB (compression MB/s as zstd prints it, MB = 10^6 bytes).
+run_zstd_bench() {
+  local tarfile=$work/tars/$(basename -- "$1").tar line
+  if [[ ! -s $tarfile ]]; then
+    mkdir -p -- "$work/tars"
+    tar -C "$1" -cf "$tarfile.part" . && mv -- "$tarfile.part" "$tarfile"
+  fi
+  # The last progress line holds the result: "3#NAME : IN -> OUT (xR), C MB/s, D MB/s".
+  line=$(zstd -b"$2" -i1 -- "$tarfile" 2>&1 | tr '\r' '\n' | grep -E 'MB/s' | tail -n 1)
+  ZB=$(echo "$line" | sed -nE 's/.*\), *([0-9.]+) MB\/s.*/\1/p')
+  [[ -n $ZB ]] || die "zstd -b$2 on $tarfile: no speed in '$line'"
+}
+
 # run_zstd FILE LEVEL: times zstd -T0 on one file into out/zstd/; sets T.
 run_zstd() {
   local t0 t1
@@ -448,10 +465,10 @@ for level in "${levels[@]}"; do
     dir=${!tree}
     key=$tree.$level
     name=pr-$tree-$level
-    pr_t=() tar_t=() sh_t=() pr_rss=()
+    pr_t=() tar_t=() sh_t=() pr_rss=() zb=()
     res[$key.check]=-
     for ((r = 1; r <= ROUNDS; r++)); do
-      if ((r % 2)); then order=(pipe-run tar shell); else order=(shell tar pipe-run); fi
+      if ((r % 2)); then order=(pipe-run tar shell zstd-b); else order=(zstd-b shell tar pipe-run); fi
       for tool in "${order[@]}"; do
         prepare "$dir"
         case $tool in
@@ -474,6 +491,12 @@ for level in "${levels[@]}"; do
             nout=$(find "$out/shell/tree" -type f -name '*.zst' | wc -l)
             ((nout == $(path_files "$dir"))) || die "shell pipeline: $nout outputs for $dir"
             ;;
+          zstd-b)
+            run_zstd_bench "$dir" "$level"
+            zb+=("$ZB")
+            log "$tree level $level round $r: zstd -b$level ${ZB} MB/s"
+            continue
+            ;;
         esac
         log "$tree level $level round $r: $tool ${T}s"
       done
@@ -484,6 +507,7 @@ for level in "${levels[@]}"; do
     res[$key.tar]=$(median "${tar_t[@]}")
     res[$key.sh]=$(median "${sh_t[@]}")
     res[$key.rss]=$(maxof "${pr_rss[@]}")
+    res[$key.zb]=$(median "${zb[@]}")
   done
 done
 
@@ -552,7 +576,7 @@ if ((frame_table)); then
     res[frame.$size.rss]=$(maxof "${v[@]}")
   done
 fi
-rm -rf -- "${out:?}" "$work/outs"
+rm -rf -- "${out:?}" "$work/outs" "$work/tars"
 
 # ---- report ----
 
@@ -582,6 +606,18 @@ pct() { calc "($1 - $2) * 100 / $2"; }
   done
   echo "  ratio = peer time / pipe-run time (> 1: pipe-run is faster); delta = pipe-run's .zst"
   echo "  bytes vs the shell pipeline's per-file zstd (> 0: pipe-run's outputs are larger)"
+  echo
+  echo "the CPU limit: $cpus x zstd -bL (in memory, one core) on a tar of the tree"
+  printf '%-8s %-5s %2s | %9s %9s | %9s | %5s\n' row tree L zb_MB/s limit pr_MB/s ratio
+  for level in "${levels[@]}"; do
+    for tree in "${trees[@]}"; do
+      k=$tree.$level lim=$(calc "$cpus * ${res[$tree.$level.zb]}")
+      prm=$(calc "${res[$k.bytes]} / 1e6 / ${res[$k.pr]}")
+      printf '%-8s %-5s %2s | %9.1f %9.1f | %9.1f | %5.2f\n' cpulimit "$tree" "$level" \
+        "${res[$k.zb]}" "$lim" "$prm" "$(calc "$prm / $lim")"
+    done
+  done
+  echo "  ratio = pipe-run's MB/s / the limit"
   echo
   echo "one large file, warm cache: pipe-run vs zstd -T0 -L"
   printf '%-5s %2s %7s | %7s %7s %7s %8s | %7s %5s | %8s %8s %6s | %6s\n' \
@@ -621,9 +657,14 @@ pct() { calc "($1 - $2) * 100 / $2"; }
         "$(calc "${res[$k.tar]} / $p")" "$(verdict "${res[$k.tar]} / $p >= 1.3")" \
         "$(calc "${res[$k.sh]} / $p")" "$min_sh" "$(verdict "${res[$k.sh]} / $p >= $min_sh")"
       d=$(pct "${res[$k.pr_bytes]}" "${res[$k.sh_bytes]}")
-      printf ' size delta %.2f%% <= 2%%: %s; RSS %.1fM < %dM: %s\n' "$d" \
+      printf ' size delta %.2f%% <= 2%%: %s; RSS %.1fM < %dM: %s' "$d" \
         "$(verdict "$d <= 2")" "$(calc "${res[$k.rss]} / 1024")" "$((rss_limit / 1024))" \
         "$(verdict "${res[$k.rss]} < $rss_limit")"
+      if [[ $tree != small ]]; then
+        f=$(calc "${res[$k.bytes]} / 1e6 / $p / ($cpus * ${res[$k.zb]})")
+        printf '; CPU limit %.2f >= 0.9: %s' "$f" "$(verdict "$f >= 0.9")"
+      fi
+      echo
     done
     k=large.3 p=${res[large.3.pr]}
     printf '  large zstd ratio %5.2f >= 1.0: %s; CPU/wall %.2f >= 1.5: %s; RSS %.1fM < %dM: %s\n' \
