@@ -24,12 +24,16 @@ namespace {
 constexpr std::size_t kWalkBatch = 256;
 // Read-ahead per file, in chunks. O_DIRECT reads need many in flight to keep the device's
 // queue full (up to queue_depth, as fio's iodepth). Page-cache reads are memory copies: a
-// little read-ahead overlaps them with the stages, more only spreads the bytes over more cold
-// buffer pages before they are hashed (measured on 4 x 256 MiB cached files, same run: 4 x 4 MiB
-// in flight per file 6.1-6.9 GB/s, 2 x 4 MiB 6.1-8.3, 4 x 1 MiB 7.7-8.7; xxhsum 5.6-6.7).
+// little read-ahead overlaps them with the stages, more only spreads the bytes over more
+// buffer pages, each zeroed on first touch (and, in a VM that hands freed memory back to its
+// host, faulted in from the host: 27% of a hash-only run's samples in clear_page_erms here).
+// Measured on 4 x 256 MiB cached files, hash only, alternating: 2 chunks (4 MiB) a file took
+// 130-146 ms against 164-175 ms for 4 chunks (8 MiB) in a fresh process after a cache drop,
+// 105 against 115 ms warm (hyperfine), peak RSS 25 against 42 MiB; compress + write of the
+// mixed tree and of one 1 GiB file the same within noise.
 constexpr std::size_t kMaxDirectWindow = 64;
 constexpr std::size_t kSmallSlotBytes = 64 * 1024;
-constexpr std::uint64_t kBufferedReadAheadBytes = 8 * kMiB;
+constexpr std::uint64_t kBufferedReadAheadBytes = 4 * kMiB;
 
 std::size_t read_window(const PipelineOptions& pipeline, std::size_t pool_buffers) {
   const std::size_t wanted =
