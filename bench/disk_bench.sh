@@ -97,17 +97,23 @@ direct_flag=()
 ((DIRECT)) && direct_flag=(--direct)
 pr_cmd=("$pipe_run" bench --dir "$data" --size "$size" --block-size "$block" --queue-depth "$QD"
   "${direct_flag[@]}" --stages none --json --runtime "$RUNTIME")
-# Like with like: pipe-run bench reads into registered buffers and submits what is ready in one
-# io_uring_enter; fio's defaults submit one request per call (iodepth_batch_submit=1) into plain
-# buffers, which measured 0.5-1.0x of the same fio with these options on this disk.
+# Like with like: pipe-run bench reads into registered huge-page buffers and submits what is
+# ready in one io_uring_enter; fio's defaults submit one request per call
+# (iodepth_batch_submit=1) into plain buffers, which measured 0.5-1.0x of the same fio with these
+# options on this disk (huge pages: fio_hugepages in common.sh). The write row keeps fio's own
+# buffers, filled with random bytes as pipe-run's are: this host's disk takes zeros much faster
+# than random data (fio --zero_buffers 5.9-6.0 GB/s, --refill_buffers 3.3-3.6), and fio's
+# huge-page buffers were not always filled (5.3 GB/s); --refill_buffers itself made fio
+# CPU-bound (0.8 GB/s).
+fio_hugepages $((QD * block))
 fio_common=(--ioengine=io_uring --direct="$DIRECT" --size="$size" --output-format=json
   --fixedbufs --iodepth_batch_submit="$QD" --iodepth_batch_complete_max="$QD")
 fio_read=(fio --name=seq-read --filename="$dat" --rw=read --bs="$block" --iodepth="$QD"
-  "${fio_common[@]}")
+  "${fio_common[@]}" "${FIO_IOMEM[@]}")
 fio_write=(fio --name=seq-write --filename="$data/fio-write.dat" --rw=write --bs="$block"
   --iodepth="$QD" --end_fsync=1 "${fio_common[@]}")
 fio_rand=(fio --name=rand-read-4k --filename="$dat" --rw=randread --bs=4096 --iodepth=64
-  --time_based --runtime="$RUNTIME" --norandommap "${fio_common[@]}")
+  --time_based --runtime="$RUNTIME" --norandommap "${fio_common[@]}" "${FIO_IOMEM[@]}")
 
 # ---- the file (pipe-run bench lays it out, or reuses it; fio reads the same one) ----
 

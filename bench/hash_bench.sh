@@ -42,6 +42,8 @@ source bench/common.sh
 
 
 bench_setup
+# fio's buffers in huge pages, as pipe-run's are (common.sh).
+fio_hugepages $((64 * 1048576))
 
 
 small=$BENCH_DIR/small
@@ -182,7 +184,8 @@ run_xargs() {
 run_fio() {
   fio --name=seqread --filename="$raw" --rw=read --bs=1M --iodepth=64 --ioengine=io_uring \
     --direct=1 --size="${RAW_MIB}M" --fixedbufs --iodepth_batch_submit=64 \
-    --iodepth_batch_complete_max=64 --output-format=json --output="$logs/fio.json" >/dev/null
+    --iodepth_batch_complete_max=64 "${FIO_IOMEM[@]}" --output-format=json \
+    --output="$logs/fio.json" >/dev/null
   BW=$(grep -m 1 -o '"bw_bytes" *: *[0-9]*' "$logs/fio.json" | grep -o '[0-9]*$')
   [[ -n $BW ]] || die "no bw_bytes in $logs/fio.json"
 }
