@@ -110,7 +110,10 @@ std::expected<std::unique_ptr<BufferPool>, std::error_code> BufferPool::create(
     }
     // Registration pins the pages, which counts against RLIMIT_MEMLOCK for unprivileged users
     // (8 MiB here): halve the set until the kernel accepts it; none registered still works.
-    for (std::size_t n = registrable_buffers(options.count, options.buffer_bytes); n > 0; n /= 2) {
+    const std::size_t wanted = options.max_registered > 0
+                                   ? std::min(options.count, options.max_registered)
+                                   : options.count;
+    for (std::size_t n = registrable_buffers(wanted, options.buffer_bytes); n > 0; n /= 2) {
       const int result =
           io_uring_register_buffers(ring.native(), iovecs.data(), static_cast<unsigned>(n));
       if (result == 0) {

@@ -64,6 +64,10 @@ class BufferPool {
     std::size_t small_slot_bytes = 0;
     std::size_t small_slots = 0;
     bool register_with_ring = true;
+    // At most this many buffers registered (0: all). Registration pins, so zeroes, every page
+    // of the registered buffers at once; buffers are handed out lowest index first and reused
+    // last-freed first, so a run that never holds more than this many touches no others.
+    std::size_t max_registered = 0;
   };
 
   // Maps the region and registers as many buffers as RLIMIT_MEMLOCK lets us pin (all, fewer,

@@ -307,7 +307,12 @@ std::expected<RunStats, RunError> Engine::run() {
   pool_options.small_slots = pipeline.queue_depth;
   // Registration pins (so zeroes) the whole pool up front, which cost more than it saved for
   // page-cache reads (measured: bench/RESULTS.md); O_DIRECT reads save a page pinning per I/O.
+  // Only the buffers a run can hold at once are registered: the reads in flight and the chunks
+  // the CPU stages work on. Pinning all 256 MiB of the default pool took a third of a 4 GiB
+  // raw read here (the VM faults fresh pages in from its host); a buffer past these still
+  // works, read without a registered index.
   pool_options.register_with_ring = pipeline.direct_io;
+  pool_options.max_registered = pipeline.queue_depth + 4 * std::size_t{options_.cpu_threads};
   auto pool = io::BufferPool::create(**ring, pool_options);
   if (!pool)
     return std::unexpected(

@@ -128,6 +128,35 @@ TEST_P(BufferPoolRead, FixedAndPlainBuffersReadTheSameBytes) {
 
 INSTANTIATE_TEST_SUITE_P(Registration, BufferPoolRead, ::testing::Bool());
 
+// Only the first max_registered buffers are pinned; they are the ones handed out first, and a
+// buffer past them still reads, without a registered index.
+TEST(BufferPool, RegistersOnlyTheBuffersARunHoldsFirst) {
+  testing::TempDir dir;
+  const std::string contents(10'000, 'r');
+  const auto file = dir.write("f.bin", contents);
+  auto ring = make_ring();
+  BufferPool::Options options;
+  options.buffer_bytes = 64 * 1024;
+  options.count = 5;
+  options.max_registered = 2;
+  auto pool = make_pool(*ring, options);
+  EXPECT_EQ(pool->registered_count(), 2u);
+  std::vector<BufferLease> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(pool->try_acquire());
+    EXPECT_GE(held.back().registered_index(), 0) << "registered buffers go out first";
+  }
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  int used_index = -2;
+  auto read = pipeline::sync_wait(
+      *ring, read_into_lease(ring.get(), pool.get(), fd, contents.size(), &used_index));
+  EXPECT_EQ(read, contents);
+  EXPECT_EQ(used_index, -1) << "the third buffer is not registered";
+  ::close(fd);
+  held.pop_back();
+  EXPECT_GE(pool->try_acquire().registered_index(), 0) << "the last freed goes out again first";
+}
+
 }  // namespace
 }  // namespace piperun::io
 
