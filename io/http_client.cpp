@@ -1,7 +1,6 @@
 #include "io/http_client.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cstring>
 #include <optional>
@@ -20,11 +19,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Set by HttpClient::create, before any client exists to call it.
-std::atomic<const CurlApi*> loaded_curl{nullptr};
-
+// libcurl's entry points: loaded by HttpClient::create before any client exists to call them.
 const CurlApi& curl() {
-  return *loaded_curl.load(std::memory_order_acquire);
+  return **load_curl();
 }
 
 std::string lower(std::string_view text) {
@@ -328,9 +325,7 @@ struct HttpClient::Callbacks {
 std::expected<std::unique_ptr<HttpClient>, std::string> HttpClient::create(
     Ring& ring, const HttpClientOptions& options) {
   if (!socket_probe_linked()) return std::unexpected(std::string("socket probes missing"));
-  auto loaded = load_curl();
-  if (!loaded) return std::unexpected(std::move(loaded.error()));
-  loaded_curl.store(*loaded, std::memory_order_release);
+  if (auto loaded = load_curl(); !loaded) return std::unexpected(std::move(loaded.error()));
   std::unique_ptr<HttpClient> client(new HttpClient(ring, options));
   if (client->multi_ == nullptr) return std::unexpected(std::string("libcurl: no multi handle"));
   return client;
