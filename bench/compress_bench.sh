@@ -508,6 +508,9 @@ for level in "${levels[@]}"; do
     res[$key.sh]=$(median "${sh_t[@]}")
     res[$key.rss]=$(maxof "${pr_rss[@]}")
     res[$key.zb]=$(median "${zb[@]}")
+    # The CPU limit: the cores x zstd's one-core MB/s; pipe-run's MB/s against it.
+    res[$key.limit]=$(calc "$cpus * ${res[$key.zb]}")
+    res[$key.limit_ratio]=$(calc "${res[$key.bytes]} / 1e6 / ${res[$key.pr]} / ${res[$key.limit]}")
   done
 done
 
@@ -611,10 +614,10 @@ pct() { calc "($1 - $2) * 100 / $2"; }
   printf '%-8s %-5s %2s | %9s %9s | %9s | %5s\n' row tree L zb_MB/s limit pr_MB/s ratio
   for level in "${levels[@]}"; do
     for tree in "${trees[@]}"; do
-      k=$tree.$level lim=$(calc "$cpus * ${res[$tree.$level.zb]}")
-      prm=$(calc "${res[$k.bytes]} / 1e6 / ${res[$k.pr]}")
+      k=$tree.$level
       printf '%-8s %-5s %2s | %9.1f %9.1f | %9.1f | %5.2f\n' cpulimit "$tree" "$level" \
-        "${res[$k.zb]}" "$lim" "$prm" "$(calc "$prm / $lim")"
+        "${res[$k.zb]}" "${res[$k.limit]}" "$(calc "${res[$k.bytes]} / 1e6 / ${res[$k.pr]}")" \
+        "${res[$k.limit_ratio]}"
     done
   done
   echo "  ratio = pipe-run's MB/s / the limit"
@@ -661,7 +664,7 @@ pct() { calc "($1 - $2) * 100 / $2"; }
         "$(verdict "$d <= 2")" "$(calc "${res[$k.rss]} / 1024")" "$((rss_limit / 1024))" \
         "$(verdict "${res[$k.rss]} < $rss_limit")"
       if [[ $tree != small ]]; then
-        f=$(calc "${res[$k.bytes]} / 1e6 / $p / ($cpus * ${res[$k.zb]})")
+        f=${res[$k.limit_ratio]}
         printf '; CPU limit %.2f >= 0.9: %s' "$f" "$(verdict "$f >= 0.9")"
       fi
       echo

@@ -70,8 +70,8 @@ class BufferPool {
     std::size_t max_registered = 0;
   };
 
-  // Maps the region and registers as many buffers as RLIMIT_MEMLOCK lets us pin (all, fewer,
-  // or none: unregistered buffers use plain reads).
+  // Maps the region and registers as many buffers (up to max_registered) as RLIMIT_MEMLOCK
+  // lets us pin (all, fewer, or none: unregistered buffers use plain reads).
   static std::expected<std::unique_ptr<BufferPool>, std::error_code> create(Ring& ring,
                                                                             const Options& options);
   ~BufferPool();

@@ -10,11 +10,11 @@ namespace {
 // the same ABI under another name).
 constexpr const char* kLibraries[] = {"libcurl.so.4", "libcurl-gnutls.so.4"};
 
+// Sets `function` to `name` in `library`; names the first symbol missing in `missing`.
 template <typename Function>
-bool resolve(void* library, const char* name, Function& function, std::string& missing) {
+void resolve(void* library, const char* name, Function& function, std::string& missing) {
   function = reinterpret_cast<Function>(::dlsym(library, name));
   if (function == nullptr && missing.empty()) missing = name;
-  return function != nullptr;
 }
 
 std::expected<CurlApi, std::string> load() {
