@@ -1,7 +1,7 @@
-// libcurl, loaded on first use instead of at program start. Loading libcurl and what it pulls in
-// (GnuTLS, Kerberos, LDAP, libssh2, nghttp2...) with the program cost about 12 ms of every
-// start here, more than a whole hash-only run of 20,000 small files spends on its own work,
-// and only runs that talk to a server need it. Only io/http_client includes this header.
+// libcurl, loaded on first use (io/shared_library) instead of at program start. Loading libcurl and
+// what it pulls in (GnuTLS, Kerberos, LDAP, libssh2, nghttp2...) with the program cost about 12 ms
+// of every start here, more than a whole hash-only run of 20,000 small files spends on its own
+// work, and only runs that talk to a server need it. Only io/http_client includes this header.
 #pragma once
 
 #include <expected>

@@ -4,6 +4,7 @@
 
 #include <xxh_x86dispatch.h>  // run-time dispatch to the widest SIMD the CPU has
 
+#include "stages/crypto_api.hpp"
 #include "stages/hash.hpp"
 #include "stages/hex.hpp"
 
@@ -19,7 +20,7 @@ Digests::Digests(const std::vector<HashAlgorithm>& algorithms) : algorithms_(alg
         xxh64_.emplace();
         break;
       case HashAlgorithm::sha256:
-        sha256_ = EVP_MD_CTX_new();
+        sha256_ = crypto().md_ctx_new();
         break;
     }
   }
@@ -27,19 +28,19 @@ Digests::Digests(const std::vector<HashAlgorithm>& algorithms) : algorithms_(alg
 }
 
 Digests::~Digests() {
-  EVP_MD_CTX_free(sha256_);
+  if (sha256_ != nullptr) crypto().md_ctx_free(sha256_);
 }
 
 void Digests::reset() {
   if (xxh3_) XXH3_128bits_reset(&*xxh3_);
   if (xxh64_) XXH64_reset(&*xxh64_, 0);
-  if (sha256_ != nullptr) EVP_DigestInit_ex(sha256_, EVP_sha256(), nullptr);
+  if (sha256_ != nullptr) crypto().digest_init(sha256_, crypto().sha256(), nullptr);
 }
 
 void Digests::update(std::span<const std::byte> bytes) {
   if (xxh3_) XXH3_128bits_update(&*xxh3_, bytes.data(), bytes.size());
   if (xxh64_) XXH64_update(&*xxh64_, bytes.data(), bytes.size());
-  if (sha256_ != nullptr) EVP_DigestUpdate(sha256_, bytes.data(), bytes.size());
+  if (sha256_ != nullptr) crypto().digest_update(sha256_, bytes.data(), bytes.size());
 }
 
 void Digests::append_to(std::vector<pipeline::Digest>& out) {
@@ -61,7 +62,7 @@ void Digests::append_to(std::vector<pipeline::Digest>& out) {
       case HashAlgorithm::sha256: {
         std::array<unsigned char, EVP_MAX_MD_SIZE> digest;
         unsigned int length = 0;
-        EVP_DigestFinal_ex(sha256_, digest.data(), &length);
+        crypto().digest_final(sha256_, digest.data(), &length);
         hex = to_hex(std::as_bytes(std::span(digest).first(length)));
         break;
       }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include "stages/crypto_api.hpp"
 #include "stages/hex.hpp"
 #include "stages/upload/uri_encode.hpp"
 
@@ -25,9 +26,9 @@ constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 SigningKey hmac_sha256(std::span<const unsigned char> key, std::string_view data) {
   SigningKey out;
   std::size_t length = 0;
-  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(),
-                reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
-                out.size(), &length) == nullptr ||
+  if (crypto().quick_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(),
+                         reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                         out.data(), out.size(), &length) == nullptr ||
       length != out.size()) {
     libcrypto_failed("HMAC-SHA256");
   }
@@ -241,7 +242,8 @@ std::string amz_date(std::chrono::system_clock::time_point time) {
 std::string sha256_hex(std::span<const std::byte> bytes) {
   std::array<unsigned char, 32> digest;
   unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
+  if (crypto().digest(bytes.data(), bytes.size(), digest.data(), &length, crypto().sha256(),
+                      nullptr) != 1 ||
       length != digest.size()) {
     libcrypto_failed("SHA-256");
   }

@@ -1,5 +1,6 @@
 #include "stages/upload/store_access.hpp"
 
+#include "stages/crypto_api.hpp"
 #include "stages/upload/http_store.hpp"
 #include "stages/upload/s3_store.hpp"
 
@@ -19,6 +20,8 @@ std::expected<std::unique_ptr<ObjectStore>, std::string> make_network_store(
     RetryingClient& client, const std::string& url, const std::string& endpoint,
     const std::string& region, const StoreAccess& access, TransportChecksum checksum,
     const std::string& digest_name) {
+  // Content-MD5 and S3's signatures and checksums.
+  if (auto loaded = load_crypto(); !loaded) return std::unexpected(loaded.error());
   if (!url.starts_with("s3://"))
     return std::make_unique<HttpStore>(client, url, checksum == TransportChecksum::md5);
   auto location = parse_s3_url(url);

@@ -11,6 +11,7 @@
 #include <xxh_x86dispatch.h>  // run-time dispatch to the widest SIMD the CPU has
 #include <xxhash.h>
 
+#include "stages/crypto_api.hpp"
 #include "stages/upload/crc64_nvme.hpp"
 
 namespace piperun::stages::upload {
@@ -43,7 +44,7 @@ static_assert(sizeof(ChecksumBytes{}.storage) >= EVP_MAX_MD_SIZE);
 }  // namespace
 
 void TransportChecksum::DigestFree::operator()(evp_md_ctx_st* context) const {
-  EVP_MD_CTX_free(context);
+  crypto().md_ctx_free(context);
 }
 
 void TransportChecksum::Xxh3Free::operator()(XXH3_state_s* state) const {
@@ -54,7 +55,7 @@ TransportChecksum::TransportChecksum(Kind kind) : kind_(kind) {
   switch (kind_) {
     case Kind::md5:
     case Kind::sha256:
-      digest_.reset(EVP_MD_CTX_new());
+      digest_.reset(crypto().md_ctx_new());
       if (!digest_) libcrypto_failed("EVP_MD_CTX_new");
       break;
     case Kind::xxhash128:
@@ -74,8 +75,9 @@ TransportChecksum::TransportChecksum(Kind kind) : kind_(kind) {
 
 bool TransportChecksum::is_available(Kind kind) {
   if (kind != Kind::md5 && kind != Kind::sha256) return true;
-  EVP_MD* digest = EVP_MD_fetch(nullptr, digest_name(kind), nullptr);
-  EVP_MD_free(digest);
+  if (!load_crypto()) return false;
+  EVP_MD* digest = crypto().md_fetch(nullptr, digest_name(kind), nullptr);
+  crypto().md_free(digest);
   return digest != nullptr;
 }
 
@@ -83,8 +85,9 @@ void TransportChecksum::reset() {
   switch (kind_) {
     case Kind::md5:
     case Kind::sha256:
-      if (EVP_DigestInit_ex(digest_.get(), kind_ == Kind::md5 ? EVP_md5() : EVP_sha256(),
-                            nullptr) != 1) {
+      if (crypto().digest_init(digest_.get(),
+                               kind_ == Kind::md5 ? crypto().md5() : crypto().sha256(),
+                               nullptr) != 1) {
         libcrypto_failed(digest_name(kind_));
       }
       break;
@@ -106,7 +109,7 @@ void TransportChecksum::update(std::span<const std::byte> bytes) {
   switch (kind_) {
     case Kind::md5:
     case Kind::sha256:
-      if (EVP_DigestUpdate(digest_.get(), bytes.data(), bytes.size()) != 1) {
+      if (crypto().digest_update(digest_.get(), bytes.data(), bytes.size()) != 1) {
         libcrypto_failed(digest_name(kind_));
       }
       break;
@@ -141,8 +144,8 @@ ChecksumBytes TransportChecksum::finish() {
     case Kind::md5:
     case Kind::sha256: {
       unsigned int length = 0;
-      if (EVP_DigestFinal_ex(digest_.get(), reinterpret_cast<unsigned char*>(out.storage.data()),
-                             &length) != 1) {
+      if (crypto().digest_final(digest_.get(), reinterpret_cast<unsigned char*>(out.storage.data()),
+                                &length) != 1) {
         libcrypto_failed(digest_name(kind_));
       }
       out.size = length;
@@ -233,9 +236,9 @@ std::string base64_encode(std::span<const std::byte> bytes) {
     const std::size_t piece = std::min<std::size_t>(bytes.size() - done, 3 * (1 << 28));
     const std::size_t start = encoded.size();
     encoded.resize(start + 4 * ((piece + 2) / 3) + 1);  // + the NUL EVP_EncodeBlock writes
-    const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data() + start),
-                                        reinterpret_cast<const unsigned char*>(bytes.data() + done),
-                                        static_cast<int>(piece));
+    const int written = crypto().encode_base64(
+        reinterpret_cast<unsigned char*>(encoded.data() + start),
+        reinterpret_cast<const unsigned char*>(bytes.data() + done), static_cast<int>(piece));
     encoded.resize(start + static_cast<std::size_t>(written));
     done += piece;
   }

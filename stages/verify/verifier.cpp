@@ -35,6 +35,7 @@
 #include "io/ring.hpp"
 #include "pipeline/offload.hpp"
 #include "pipeline/task.hpp"
+#include "stages/crypto_api.hpp"
 #include "stages/upload/object_store.hpp"
 #include "stages/upload/retrying_client.hpp"
 #include "stages/upload/store_access.hpp"
@@ -314,6 +315,11 @@ std::expected<VerifyCounts, VerifyError> verify_manifest(
   if (!settings) {
     return std::unexpected(
         VerifyError{Kind::bad_manifest, options.manifest.string() + ": " + settings.error()});
+  }
+  if (settings->algorithm == HashAlgorithm::sha256) {
+    if (auto loaded = load_crypto(); !loaded) {
+      return std::unexpected(VerifyError{Kind::fatal, loaded.error()});
+    }
   }
   auto ring = io::Ring::create(io::RingOptions{});
   if (!ring) {

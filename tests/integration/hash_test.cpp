@@ -315,6 +315,29 @@ TEST(ItHash, NewlineAndBackslashNamesVerifyWithSha256sum) {
   EXPECT_EQ(count_lines(check.out, ": OK"), 3u) << check.describe();
 }
 
+// libcrypto is loaded on first use: a run that needs no SHA-256 does without it, and one
+// that does loads it and gets the digest sha256sum computes.
+TEST(ItHash, OnlyASha256RunLoadsLibcrypto) {
+  Job job;
+  job.file("a.txt", "alpha\n");
+  job.write_config();
+  auto run_traced = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv{"env", "LD_DEBUG=libs", kBinary.string(), job.config().string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run(argv);
+  };
+  const RunResult xxh3 = run_traced({});
+  ASSERT_EQ(xxh3.exit_code, 0) << xxh3.describe();
+  EXPECT_FALSE(contains(xxh3.err, "libcrypto")) << xxh3.err;
+
+  const RunResult sha = run_traced({"--set", R"(hash.algorithms=["sha256"])"});
+  ASSERT_EQ(sha.exit_code, 0) << sha.describe();
+  EXPECT_TRUE(contains(sha.err, "libcrypto")) << sha.err;
+  const RunResult check = job.check(job.checksums("sha256"), "sha256sum");
+  EXPECT_EQ(check.exit_code, 0) << check.describe();
+  EXPECT_EQ(count_lines(check.out, ": OK"), 1u) << check.describe();
+}
+
 TEST(ItHash, NoStagesReadsEveryFile) {
   Job job;
   job.file("a.txt", "alpha\n");
