@@ -8,8 +8,8 @@
 # io_uring engine with the same parameters (registered buffers, batched submission) on the same file, BENCH_DIR/disk/data/
 # pipe-run-bench.dat of DISK_MIB MiB (laid out by pipe-run bench itself, kept and reused):
 #   seq read:   the whole file, BLOCK x QD in flight        fio --rw=read
-#   seq write:  DISK_MIB MiB to a separate file, BLOCK x QD, fdatasync included in the time
-#                                                          fio --rw=write --end_fsync=1
+#   seq write:  DISK_MIB MiB to a separate file, BLOCK x QD, then a flush that neither rate
+#               counts (fio leaves end_fsync out)          fio --rw=write --end_fsync=1
 #   rand read:  4 KiB at queue depth 64 for RUNTIME, uniform offsets (repeats allowed, as
 #               pipe-run's)                               fio --rw=randread --bs=4k --iodepth=64
 #                                                              --time_based --norandommap
@@ -100,18 +100,17 @@ pr_cmd=("$pipe_run" bench --dir "$data" --size "$size" --block-size "$block" --q
 # Like with like: pipe-run bench reads into registered huge-page buffers and submits what is
 # ready in one io_uring_enter; fio's defaults submit one request per call
 # (iodepth_batch_submit=1) into plain buffers, which measured 0.5-1.0x of the same fio with these
-# options on this disk (huge pages: fio_hugepages in common.sh). The write row keeps fio's own
-# buffers, filled with random bytes as pipe-run's are: this host's disk takes zeros much faster
-# than random data (fio --zero_buffers 5.9-6.0 GB/s, --refill_buffers 3.3-3.6), and fio's
-# huge-page buffers were not always filled (5.3 GB/s); --refill_buffers itself made fio
-# CPU-bound (0.8 GB/s).
+# options on this disk (huge pages: fio_hugepages in common.sh). Writes too: from its own 4 KiB
+# pages fio wrote 3.5-3.7 GB/s, from huge pages 5.3 (2 GiB, 2026-12-05), and what it wrote
+# from them is its usual random bytes (1 MiB blocks read back compress to 0.92-1.0 MB with
+# zstd -3; --zero_buffers wrote 6.3 GB/s). --refill_buffers makes fio CPU-bound (3.8 GB/s).
 fio_hugepages $((QD * block))
 fio_common=(--ioengine=io_uring --direct="$DIRECT" --size="$size" --output-format=json
   --fixedbufs --iodepth_batch_submit="$QD" --iodepth_batch_complete_max="$QD")
 fio_read=(fio --name=seq-read --filename="$dat" --rw=read --bs="$block" --iodepth="$QD"
   "${fio_common[@]}" "${FIO_IOMEM[@]}")
 fio_write=(fio --name=seq-write --filename="$data/fio-write.dat" --rw=write --bs="$block"
-  --iodepth="$QD" --end_fsync=1 "${fio_common[@]}")
+  --iodepth="$QD" --end_fsync=1 "${fio_common[@]}" "${FIO_IOMEM[@]}")
 fio_rand=(fio --name=rand-read-4k --filename="$dat" --rw=randread --bs=4096 --iodepth=64
   --time_based --runtime="$RUNTIME" --norandommap "${fio_common[@]}" "${FIO_IOMEM[@]}")
 

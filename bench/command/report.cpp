@@ -76,6 +76,7 @@ std::string format_json(const BenchReport& report) {
                              {"p999", row.latency->p999_us},
                              {"max", row.latency->max_us}};
     }
+    if (row.flush_seconds > 0) entry["flush_seconds"] = row.flush_seconds;
     if (row.compression_ratio) entry["compression_ratio"] = *row.compression_ratio;
     rows.push_back(std::move(entry));
   }

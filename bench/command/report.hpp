@@ -18,6 +18,9 @@ struct BenchRow {
   std::uint64_t bytes = 0;
   std::uint64_t operations = 0;  // I/O requests (raw rows); 0 for stage rows
   double seconds = 0;
+  // Writes: the fdatasync after the last completion. Not in `seconds`, as fio leaves its
+  // end_fsync out of the rate it reports.
+  double flush_seconds = 0;
   std::optional<LatencyPercentiles> latency;  // per request (raw rows)
   double cpu_seconds = 0;                     // all threads, user + system
   std::uint64_t storage_read_bytes = 0;       // what the disk delivered (the rest was cached)
