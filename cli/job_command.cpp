@@ -199,6 +199,8 @@ int run_job_command(const JobArguments& arguments) {
   stages::StageOptions stage_options{
       config->hash,   config->compress,        {config->output.dir, config->output.fsync},
       config->upload, upload_context(*config), options.cpu_threads};
+  if (auto loaded = stages::load_libraries(config->pipeline.stages, stage_options); !loaded)
+    return stop("fatal", loaded.error(), kExitFatal);
   auto stages = stages::make_stages(config->pipeline.stages, stage_options);
   if (!stages) {
     return stop("usage",

@@ -9,25 +9,25 @@
 #include "stages/write.hpp"
 
 namespace piperun::stages {
-namespace {
 
-// SHA-256 digests, and uploads (MD5 and SHA-256 checksums, S3 signatures), call libcrypto.
-bool needs_crypto(std::string_view stage, const StageOptions& options) {
-  if (stage == "upload") return true;
+std::expected<void, std::string> load_libraries(std::span<const std::string> names,
+                                                const StageOptions& options) {
+  // SHA-256 digests, and uploads (MD5 and SHA-256 checksums, S3 signatures), call libcrypto.
   const auto& algorithms = options.hash.algorithms;
-  return stage == "hash" &&
-         std::find(algorithms.begin(), algorithms.end(), HashAlgorithm::sha256) != algorithms.end();
+  const bool sha256 =
+      std::find(algorithms.begin(), algorithms.end(), HashAlgorithm::sha256) != algorithms.end();
+  for (const std::string& name : names) {
+    if (name == "upload" || (name == "hash" && sha256)) {
+      if (auto loaded = load_crypto(); !loaded) return std::unexpected(loaded.error());
+    }
+  }
+  return {};
 }
-
-}  // namespace
 
 std::expected<std::vector<std::unique_ptr<pipeline::Stage>>, std::string> make_stages(
     std::span<const std::string> names, const StageOptions& options) {
   std::vector<std::unique_ptr<pipeline::Stage>> stages;
   for (const std::string& name : names) {
-    if (needs_crypto(name, options)) {
-      if (auto loaded = load_crypto(); !loaded) return std::unexpected(loaded.error());
-    }
     if (name == "hash") {
       stages.push_back(std::make_unique<HashStage>(options.hash));
     } else if (name == "compress") {
