@@ -1,6 +1,7 @@
 // OpenSSL's libcrypto, loaded on first use (io/shared_library) instead of at program start.
 // Linked, it cost every start about 4 ms here (its mapping and relocations: a fifth of a
-// whole run over one small file), and only SHA-256 digests and network stores call it.
+// whole run over one small file), and only SHA-256 digests and uploads (their MD5 and SHA-256
+// checksums, S3 signatures) call it.
 #pragma once
 
 #include <expected>
