@@ -97,42 +97,136 @@ std::expected<std::unique_ptr<BufferPool>, std::error_code> BufferPool::create(
       options.register_with_ring ? pool->region_bytes_ : pool->chunks_ * options.buffer_bytes;
   (void)::madvise(pool->region_, huge_bytes, MADV_HUGEPAGE);
 
-  const std::size_t leases = pool->chunks_ + pool->small_slots_;
-  for (std::size_t i = leases; i > 0; --i) {
-    const auto index = static_cast<std::uint32_t>(i - 1);
-    pool->free_[pool->is_small(index) ? 1 : 0].push_back(index);
+  pool->iovecs_.resize(options.count);
+  for (std::size_t i = 0; i < options.count; ++i) {
+    pool->iovecs_[i] = {pool->region_ + i * options.buffer_bytes, options.buffer_bytes};
   }
-
-  if (options.register_with_ring) {
-    std::vector<iovec> iovecs(options.count);
-    for (std::size_t i = 0; i < options.count; ++i) {
-      iovecs[i] = {pool->region_ + i * options.buffer_bytes, options.buffer_bytes};
-    }
-    // Registration pins the pages, which counts against RLIMIT_MEMLOCK for unprivileged users
-    // (8 MiB here): halve the set until the kernel accepts it; none registered still works.
-    const std::size_t wanted = options.max_registered > 0
-                                   ? std::min(options.count, options.max_registered)
-                                   : options.count;
-    for (std::size_t n = registrable_buffers(wanted, options.buffer_bytes); n > 0; n /= 2) {
-      const int result =
-          io_uring_register_buffers(ring.native(), iovecs.data(), static_cast<unsigned>(n));
-      if (result == 0) {
-        pool->registered_ = n;
-        break;
-      }
-      if (result != -ENOMEM && result != -EPERM && result != -EFAULT && result != -EOVERFLOW) {
-        break;
-      }
-    }
+  const std::size_t wanted = !options.register_with_ring ? 0
+                             : options.max_registered > 0
+                                 ? std::min(options.count, options.max_registered)
+                                 : options.count;
+  // Registration pins the pages, which counts against RLIMIT_MEMLOCK for unprivileged users
+  // (8 MiB here).
+  const std::size_t registrable = registrable_buffers(wanted, options.buffer_bytes);
+  // A sparse table (Linux 5.19) is filled batch by batch; without one, register up front.
+  if (options.fill_in_background && registrable > 0 &&
+      io_uring_register_buffers_sparse(ring.native(), static_cast<unsigned>(registrable)) == 0) {
+    pool->start_fill(registrable);
+  } else {
+    pool->lend(0, options.count, kWhole | kSmall);
+    if (registrable > 0) pool->register_up_front(registrable);
   }
   return pool;
 }
 
+void BufferPool::register_up_front(std::size_t count) {
+  // Halve the set until the kernel accepts it; none registered still works.
+  for (std::size_t n = count; n > 0; n /= 2) {
+    const int result =
+        io_uring_register_buffers(ring_.native(), iovecs_.data(), static_cast<unsigned>(n));
+    if (result == 0) {
+      registered_ = n;
+      return;
+    }
+    if (result != -ENOMEM && result != -EPERM && result != -EFAULT && result != -EOVERFLOW) return;
+  }
+}
+
+void BufferPool::start_fill(std::size_t count) {
+  // The small slots past the registered buffers are never registered: lent now.
+  lend(count, iovecs_.size(), kSmall);
+  fill_end_ = count;
+  filling_ = true;
+  fill_op_.pool = this;
+  fill_op_.prepare = [](Operation& op, io_uring_sqe& sqe) {
+    BufferPool& pool = *static_cast<FillOp&>(op).pool;
+    io_uring_prep_madvise(&sqe, pool.iovecs_[pool.lent_].iov_base,
+                          static_cast<off_t>(pool.batch_ * pool.buffer_bytes_),
+                          MADV_POPULATE_WRITE);
+  };
+  fill_op_.complete = &fill_batch_done;
+  submit_fill_batch();
+}
+
+void BufferPool::submit_fill_batch() noexcept {
+  // The first batch is one huge page, so the first reads wait for little; then batches double,
+  // up to 16 MiB, to keep registrations few.
+  constexpr std::size_t kFirstBatchBytes = 2u << 20;
+  constexpr std::size_t kMaxBatchBytes = 16u << 20;
+  const std::size_t bytes =
+      batch_ == 0 ? kFirstBatchBytes : std::min(2 * batch_ * buffer_bytes_, kMaxBatchBytes);
+  batch_ = std::clamp<std::size_t>(bytes / buffer_bytes_, 1, fill_end_ - lent_);
+  fill_in_flight_ = true;
+  ring_.submit(fill_op_);
+}
+
+void BufferPool::fill_batch_done(Operation& op, int result, std::uint32_t) noexcept {
+  BufferPool& pool = *static_cast<FillOp&>(op).pool;
+  pool.fill_in_flight_ = false;
+  if (result == -ECANCELED || pool.stopping_) {
+    pool.end_fill();
+    return;
+  }
+  // A failed populate (a kernel without MADV_POPULATE_WRITE) is no loss: registering faults the
+  // pages in itself.
+  const std::size_t first = pool.lent_;
+  const int registered = io_uring_register_buffers_update_tag(
+      pool.ring_.native(), static_cast<unsigned>(first), &pool.iovecs_[first], nullptr,
+      static_cast<unsigned>(pool.batch_));
+  if (registered > 0) {
+    pool.registered_ = first + static_cast<std::size_t>(registered);
+    pool.lend(first, pool.registered_, kWhole | kSmall);
+    pool.lent_ = pool.registered_;
+  }
+  // Fewer than asked (RLIMIT_MEMLOCK reached): the rest are read into unregistered.
+  if (registered != static_cast<int>(pool.batch_) || pool.lent_ == pool.fill_end_) {
+    pool.end_fill();
+  } else {
+    pool.submit_fill_batch();
+  }
+}
+
+void BufferPool::end_fill() noexcept {
+  if (!filling_) return;
+  filling_ = false;
+  lend(lent_, fill_end_, kWhole | kSmall);
+  // Below the registered ones, which keep going out first.
+  lend(fill_end_, iovecs_.size(), kWhole | kBelow);
+  lent_ = iovecs_.size();
+}
+
+void BufferPool::lend(std::size_t first, std::size_t last, unsigned what) noexcept {
+  if ((what & kBelow) != 0 && !free_[0].empty()) {
+    // Buffers are free, so nobody waits: slide these under them, the lowest on top.
+    std::vector<std::uint32_t> below;
+    for (std::size_t buffer = std::min(last, chunks_); buffer-- > first;)
+      below.push_back(static_cast<std::uint32_t>(buffer));
+    free_[0].insert(free_[0].begin(), below.begin(), below.end());
+    return;
+  }
+  // Highest index first, so that the lowest goes out first.
+  for (std::size_t buffer = last; buffer-- > first;) {
+    if (buffer < chunks_) {
+      if ((what & kWhole) != 0) give_back(static_cast<std::uint32_t>(buffer));
+    } else if ((what & kSmall) != 0) {
+      const std::size_t first_slot = (buffer - chunks_) * slots_per_buffer_;
+      for (std::size_t slot = first_slot + slots_per_buffer_; slot-- > first_slot;)
+        give_back(static_cast<std::uint32_t>(chunks_ + slot));
+    }
+  }
+}
+
 BufferPool::~BufferPool() {
+  // The batch being faulted in is the kernel's until it completes.
+  stopping_ = true;
+  while (fill_in_flight_)
+    ring_.step(true);
+  end_fill();
   // Every lease must be back: a missing one is a buffer someone may still write into.
   assert(free_[0].size() == chunks_ && free_[1].size() == small_slots_ &&
          "BufferPool destroyed while buffers are leased");
-  if (registered_ > 0) (void)io_uring_unregister_buffers(ring_.native());
+  // A sparse table (fill_end_ > 0) is registered even when no buffer made it into it.
+  if (registered_ > 0 || fill_end_ > 0) (void)io_uring_unregister_buffers(ring_.native());
   if (region_ != nullptr) ::munmap(region_, region_bytes_);
 }
 

@@ -6,6 +6,9 @@
 // bytes of a lease someone on the I/O thread still holds.
 // Backpressure: acquire() suspends when every buffer is out and resumes, in FIFO order, when
 // one comes back. The pool never allocates past its size.
+// Filling in the background (Options::fill_in_background): the buffers to register are faulted
+// in by the kernel's workers (an io_uring madvise) a batch at a time, and each batch is lent
+// out once registered, so the first reads start after one batch instead of the whole set.
 // Threading: the I/O thread only (leases are returned there too).
 #pragma once
 
@@ -15,6 +18,7 @@
 #include <expected>
 #include <memory>
 #include <span>
+#include <sys/uio.h>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -68,6 +72,10 @@ class BufferPool {
     // of the registered buffers at once; buffers are handed out lowest index first and reused
     // last-freed first, so a run that never holds more than this many touches no others.
     std::size_t max_registered = 0;
+    // Register in batches while the ring runs (see above) instead of all before create()
+    // returns. Until then the buffers not yet registered wait, the whole buffers past the
+    // registered set too (so that registered ones go out first); acquire() waits for them.
+    bool fill_in_background = false;
   };
 
   // Maps the region and registers as many buffers (up to max_registered) as RLIMIT_MEMLOCK
@@ -111,11 +119,22 @@ class BufferPool {
   std::size_t small_available() const noexcept { return free_[1].size(); }
   std::size_t registered_count() const noexcept { return registered_; }
   std::size_t waiters() const noexcept;
+  // False while a background fill is under way: not every lease is in the pool yet.
+  bool filled() const noexcept { return !filling_; }
 
  private:
   friend class BufferLease;
   BufferPool(Ring& ring) : ring_(ring) {}
   void give_back(std::uint32_t index) noexcept;
+  void register_up_front(std::size_t count);
+  void start_fill(std::size_t count);
+  void submit_fill_batch() noexcept;
+  static void fill_batch_done(Operation& op, int result, std::uint32_t flags) noexcept;
+  void end_fill() noexcept;
+  // Puts the leases of buffers [first, last) into the pool (or hands them to waiters): the
+  // whole buffers (kWhole), the small slots (kSmall), and with kBelow under those already free.
+  static constexpr unsigned kWhole = 1, kSmall = 2, kBelow = 4;
+  void lend(std::size_t first, std::size_t last, unsigned what) noexcept;
   BufferSize kind_for(BufferSize size) const noexcept {
     return small_slots_ > 0 ? size : BufferSize::chunk;
   }
@@ -146,6 +165,20 @@ class BufferPool {
     Acquire* tail = nullptr;
   };
   WaitList waiters_[2];
+
+  // The background fill (I/O thread) registers buffers [0, fill_end_): [0, lent_) are done and
+  // lent, and the batch [lent_, lent_ + batch_) is being faulted in while fill_op_ is in flight.
+  struct FillOp : Operation {
+    BufferPool* pool = nullptr;
+  };
+  FillOp fill_op_{};
+  std::vector<iovec> iovecs_;
+  std::size_t lent_ = 0;
+  std::size_t fill_end_ = 0;
+  std::size_t batch_ = 0;
+  bool filling_ = false;
+  bool fill_in_flight_ = false;
+  bool stopping_ = false;
 };
 
 inline std::span<std::byte> BufferLease::bytes() const noexcept {

@@ -313,6 +313,9 @@ std::expected<RunStats, RunError> Engine::run() {
   // works, read without a registered index.
   pool_options.register_with_ring = pipeline.direct_io;
   pool_options.max_registered = pipeline.queue_depth + 4 * std::size_t{options_.cpu_threads};
+  // The first reads start once 2 MiB are pinned; pinning the rest on the kernel's workers
+  // overlaps them. Up front, the 72 MiB of a default O_DIRECT run took 90-130 ms here.
+  pool_options.fill_in_background = true;
   auto pool = io::BufferPool::create(**ring, pool_options);
   if (!pool)
     return std::unexpected(

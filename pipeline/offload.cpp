@@ -27,7 +27,9 @@ struct CpuPool::Arena {
 
 CpuPool::CpuPool(io::Ring& ring, unsigned threads)
     : ring_(ring), threads_(std::max(threads, 1u)), arena_(std::make_unique<Arena>(threads_)) {
-  arena_->arena.initialize();
+  // The arena starts on the first enqueue (task_arena initializes itself once, thread-safely):
+  // starting oneTBB costs 2-3 ms (it looks for libtbbmalloc, libirml and libiomp5), which a run
+  // that never offloads (raw reads, small files hashed inline) then does not pay.
 }
 
 CpuPool::~CpuPool() = default;

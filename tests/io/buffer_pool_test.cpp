@@ -1,6 +1,7 @@
 // The buffer pool: leases, registration, and backpressure.
 #include "io/buffer_pool.hpp"
 
+#include <cstring>
 #include <fcntl.h>
 #include <set>
 #include <unistd.h>
@@ -155,6 +156,93 @@ TEST(BufferPool, RegistersOnlyTheBuffersARunHoldsFirst) {
   ::close(fd);
   held.pop_back();
   EXPECT_GE(pool->try_acquire().registered_index(), 0) << "the last freed goes out again first";
+}
+
+// ---- Registration in the background ----
+
+pipeline::task<bool> read_with(Ring* ring, BufferLease* lease, int fd, std::string expected) {
+  TransferOp op;
+  op.start(*ring, TransferOp::Direction::read, fd, lease->bytes().first(expected.size()), 0,
+           lease->registered_index());
+  auto bytes = co_await op;
+  co_return bytes&&* bytes == expected.size() &&
+      std::memcmp(lease->bytes().data(), expected.data(), expected.size()) == 0;
+}
+
+task<int> registered_index_of_first_lease(BufferPool* pool) {
+  BufferLease lease = co_await pool->acquire();
+  co_return lease.registered_index();
+}
+
+// 1 MiB buffers: batches of 2, then 4 (the first batch is 2 MiB, then they double).
+BufferPool::Options background_options() {
+  BufferPool::Options options;
+  options.buffer_bytes = 1u << 20;
+  options.count = 10;
+  options.max_registered = 7;
+  options.fill_in_background = true;
+  return options;
+}
+
+// Every buffer, read into: a registered index must name a registered buffer.
+void expect_every_lease_reads(Ring& ring, BufferPool& pool, std::size_t registered_first) {
+  testing::TempDir dir;
+  std::string contents(30'000, '\0');
+  for (std::size_t i = 0; i < contents.size(); ++i)
+    contents[i] = static_cast<char>(i * 13);
+  const auto file = dir.write("f.bin", contents);
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  std::vector<BufferLease> leases;
+  while (BufferLease lease = pool.try_acquire())
+    leases.push_back(std::move(lease));
+  ASSERT_EQ(leases.size(), pool.capacity());
+  for (std::size_t i = 0; i < leases.size(); ++i) {
+    EXPECT_EQ(leases[i].registered_index() >= 0, i < registered_first)
+        << "lease " << i << ": the registered buffers go out first";
+    EXPECT_TRUE(pipeline::sync_wait(ring, read_with(&ring, &leases[i], fd, contents)))
+        << "lease " << i << " (registered index " << leases[i].registered_index() << ")";
+  }
+  ::close(fd);
+}
+
+TEST(BufferPoolFill, LendsEachBatchOnceRegisteredThenTheRest) {
+  auto ring = make_ring();
+  auto pool = make_pool(*ring, background_options());
+  EXPECT_FALSE(pool->filled());
+  EXPECT_EQ(pool->available(), 0u) << "no buffer is lent before its batch is registered";
+  EXPECT_FALSE(pool->try_acquire());
+  EXPECT_GE(pipeline::sync_wait(*ring, registered_index_of_first_lease(pool.get())), 0)
+      << "a reader waits for the first batch rather than take an unregistered buffer";
+  ring->run_until([&] { return pool->filled(); });
+  // 7 as root; fewer where RLIMIT_MEMLOCK allows less (an unprivileged user of 8 MiB: 4).
+  EXPECT_GT(pool->registered_count(), 0u);
+  EXPECT_LE(pool->registered_count(), 7u);
+  EXPECT_EQ(pool->available(), 10u);
+  expect_every_lease_reads(*ring, *pool, pool->registered_count());
+}
+
+// A batch that is cancelled (or cannot be registered) ends the fill: every buffer is lent,
+// those past the registered ones as plain buffers.
+TEST(BufferPoolFill, ACancelledFillStillLendsEveryBuffer) {
+  auto ring = make_ring();
+  auto pool = make_pool(*ring, background_options());
+  ring->cancel_all();
+  ring->run_until([&] { return pool->filled(); });
+  EXPECT_EQ(pool->available(), 10u);
+  EXPECT_LE(pool->registered_count(), 7u);
+  expect_every_lease_reads(*ring, *pool, pool->registered_count());
+}
+
+TEST(BufferPoolFill, APoolDestroyedWhileFillingWaitsForItsBatch) {
+  auto ring = make_ring();
+  const unsigned idle = ring->in_flight();  // the ring's own wake-up read
+  auto pool = make_pool(*ring, background_options());
+  ring->step(false);  // the first batch goes to the kernel
+  EXPECT_FALSE(pool->filled());
+  EXPECT_EQ(ring->in_flight(), idle + 1);
+  pool.reset();
+  EXPECT_EQ(ring->in_flight(), idle)
+      << "the batch must complete before its pool is freed (ASan: a use after free)";
 }
 
 }  // namespace
