@@ -76,6 +76,7 @@ pipeline::task<void> worker(Job& job, io::BufferLease lease) {
     const std::size_t length =
         std::min<std::uint64_t>(job.spec.block_size, job.spec.size - *offset);
     const auto started = now;
+    if (writes) stamp_sectors(lease.bytes().first(length), *offset);
     op.start(job.ring, direction, job.fd, lease.bytes().first(length), *offset,
              lease.registered_index(), job.spec.direct, async, job.spec.fixed_file);
     auto done = co_await op;

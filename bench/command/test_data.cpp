@@ -71,4 +71,11 @@ void fill_test_data(std::span<std::byte> out, std::uint64_t offset, double ratio
     fill_block(out.data() + at, std::min(kTestDataBlock, out.size() - at), index, ratio);
 }
 
+void stamp_sectors(std::span<std::byte> block, std::uint64_t offset) noexcept {
+  for (std::size_t at = 0; at + sizeof offset <= block.size(); at += kStampedSector) {
+    const std::uint64_t sector_offset = offset + at;
+    std::memcpy(block.data() + at, &sector_offset, sizeof sector_offset);
+  }
+}
+
 }  // namespace piperun::bench

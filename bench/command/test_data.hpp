@@ -18,4 +18,11 @@ inline constexpr std::size_t kTestDataBlock = 64 * 1024;
 // kTestDataBlock. `ratio` <= 1 gives incompressible bytes.
 void fill_test_data(std::span<std::byte> out, std::uint64_t offset, double ratio);
 
+// Writes each 512-byte sector's file offset into its first 8 bytes, for a block written at
+// `offset`: one buffer written again and again then never repeats a sector, so storage that
+// deduplicates or compresses (SSDs, VM hosts, ZFS) cannot skip the writes. fio changes its
+// write buffers in the same way (scramble_buffers, on by default).
+inline constexpr std::size_t kStampedSector = 512;
+void stamp_sectors(std::span<std::byte> block, std::uint64_t offset) noexcept;
+
 }  // namespace piperun::bench

@@ -3,15 +3,23 @@
 #include "bench/command/bench_command.hpp"
 
 #include <algorithm>
+#include <fcntl.h>
+#include <fstream>
+#include <iterator>
 #include <random>
+#include <set>
+#include <string>
+#include <unistd.h>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <zstd.h>
 
 #include "bench/command/bottleneck.hpp"
+#include "bench/command/io_job.hpp"
 #include "bench/command/latency_histogram.hpp"
 #include "bench/command/test_data.hpp"
+#include "support/temp_dir.hpp"
 
 namespace piperun::bench {
 namespace {
@@ -83,6 +91,32 @@ TEST(TestData, ZstdCompressesItAboutAsMuchAsAsked) {
     EXPECT_LT(measured, ratio * 1.2) << ratio;
   }
   EXPECT_LT(zstd_ratio(generated(8u << 20, 0, 1.0), 3), 1.01);
+}
+
+// The write row writes the same few buffers again and again; storage that deduplicates would
+// write one sector and count the rest. No sector of the written file may repeat another.
+TEST(IoJob, AWrittenFileRepeatsNoSector) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "written.dat";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  IoJobSpec spec;
+  spec.access = Access::sequential_write;
+  spec.fd = fd;
+  spec.size = 1u << 20;
+  spec.block_size = 64 * 1024;
+  spec.queue_depth = 4;
+  auto result = run_io_job(spec);
+  ::close(fd);
+  ASSERT_TRUE(result.has_value()) << result.error().message();
+  EXPECT_EQ(result->bytes, spec.size);
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  ASSERT_EQ(bytes.size(), spec.size);
+  std::set<std::string> sectors;
+  for (std::size_t at = 0; at < bytes.size(); at += kStampedSector)
+    sectors.insert(bytes.substr(at, kStampedSector));
+  EXPECT_EQ(sectors.size(), spec.size / kStampedSector) << "a sector was written twice";
 }
 
 BenchRow row(double seconds, std::uint64_t bytes, double cpu_seconds, std::uint64_t from_disk) {
