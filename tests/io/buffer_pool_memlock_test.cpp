@@ -1,6 +1,5 @@
 // An unprivileged user may pin only RLIMIT_MEMLOCK bytes (8 MiB here): the pool must register
 // what fits and keep working with the rest as plain buffers.
-#include <cstring>
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/resource.h>
@@ -12,21 +11,13 @@
 #include "io/buffer_pool.hpp"
 #include "io/ops.hpp"
 #include "pipeline/sync_wait.hpp"
+#include "support/reads_expected_bytes.hpp"
 #include "support/temp_dir.hpp"
 
 namespace piperun::io {
 namespace {
 
 constexpr uid_t kNobody = 65534;
-
-pipeline::task<bool> read_with(Ring* ring, BufferLease* lease, int fd, std::string expected) {
-  TransferOp op;
-  op.start(*ring, TransferOp::Direction::read, fd, lease->bytes().first(expected.size()), 0,
-           lease->registered_index());
-  auto bytes = co_await op;
-  co_return bytes&&* bytes == expected.size() &&
-      std::memcmp(lease->bytes().data(), expected.data(), expected.size()) == 0;
-}
 
 // Runs in the child, as nobody with an 8 MiB RLIMIT_MEMLOCK. Exit code 0 = as expected.
 // `fill_in_background`: registered batch by batch while the ring runs.
@@ -65,7 +56,8 @@ int child_main(const char* file, const std::string& contents, bool fill_in_backg
   bool registered_ok = false;
   bool plain_ok = false;
   for (auto& lease : leases) {
-    const bool ok = pipeline::sync_wait(**ring, read_with(ring->get(), &lease, fd, contents));
+    const bool ok = pipeline::sync_wait(
+        **ring, testing::reads_expected_bytes(ring->get(), &lease, fd, contents));
     if (!ok) return 17;
     (lease.registered_index() >= 0 ? registered_ok : plain_ok) = true;
   }

@@ -1,7 +1,6 @@
 // The buffer pool: leases, registration, and backpressure.
 #include "io/buffer_pool.hpp"
 
-#include <cstring>
 #include <fcntl.h>
 #include <set>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 #include "io/ops.hpp"
 #include "pipeline/sync_wait.hpp"
 #include "pipeline/task.hpp"
+#include "support/reads_expected_bytes.hpp"
 #include "support/temp_dir.hpp"
 
 namespace piperun::io {
@@ -160,15 +160,6 @@ TEST(BufferPool, RegistersOnlyTheBuffersARunHoldsFirst) {
 
 // ---- Registration in the background ----
 
-pipeline::task<bool> read_with(Ring* ring, BufferLease* lease, int fd, std::string expected) {
-  TransferOp op;
-  op.start(*ring, TransferOp::Direction::read, fd, lease->bytes().first(expected.size()), 0,
-           lease->registered_index());
-  auto bytes = co_await op;
-  co_return bytes&&* bytes == expected.size() &&
-      std::memcmp(lease->bytes().data(), expected.data(), expected.size()) == 0;
-}
-
 task<int> registered_index_of_first_lease(BufferPool* pool) {
   BufferLease lease = co_await pool->acquire();
   co_return lease.registered_index();
@@ -199,7 +190,8 @@ void expect_every_lease_reads(Ring& ring, BufferPool& pool, std::size_t register
   for (std::size_t i = 0; i < leases.size(); ++i) {
     EXPECT_EQ(leases[i].registered_index() >= 0, i < registered_first)
         << "lease " << i << ": the registered buffers go out first";
-    EXPECT_TRUE(pipeline::sync_wait(ring, read_with(&ring, &leases[i], fd, contents)))
+    EXPECT_TRUE(
+        pipeline::sync_wait(ring, testing::reads_expected_bytes(&ring, &leases[i], fd, contents)))
         << "lease " << i << " (registered index " << leases[i].registered_index() << ")";
   }
   ::close(fd);
