@@ -457,7 +457,9 @@ task<void> Engine::Run::feed(Run* run) {
 }
 
 task<void> Engine::Run::work(Run* run, std::size_t window_slots) {
-  std::vector<ReadSlot> window(window_slots);
+  // Made for the first file: of the queue_depth workers, those a short run never feeds then
+  // touch no memory for it.
+  std::unique_ptr<ReadSlot[]> window;
   FlowPlace place(&run->engine.live_);
   for (;;) {
     if (run->pending.empty()) {
@@ -472,7 +474,11 @@ task<void> Engine::Run::work(Run* run, std::size_t window_slots) {
     std::optional<FileRecord> record;
     if (run->resume) record = co_await try_resume(run, entry);
     // Not a conditional expression: g++ 12 miscompiles a co_await inside one.
-    if (!record) record = co_await process_file(&run->shared, window, std::move(entry));
+    if (!record) {
+      if (!window) window = std::make_unique<ReadSlot[]>(window_slots);
+      record = co_await process_file(&run->shared, std::span(window.get(), window_slots),
+                                     std::move(entry));
+    }
     run->record(*record);
   }
   --run->workers_running;
