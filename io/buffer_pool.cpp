@@ -191,19 +191,23 @@ void BufferPool::end_fill() noexcept {
   filling_ = false;
   lend(lent_, fill_end_, kWhole | kSmall);
   // Below the registered ones, which keep going out first.
-  lend(fill_end_, iovecs_.size(), kWhole | kBelow);
+  lend_last(fill_end_, iovecs_.size());
   lent_ = iovecs_.size();
 }
 
-void BufferPool::lend(std::size_t first, std::size_t last, unsigned what) noexcept {
-  if ((what & kBelow) != 0 && !free_[0].empty()) {
-    // Buffers are free, so nobody waits: slide these under them, the lowest on top.
-    std::vector<std::uint32_t> below;
-    for (std::size_t buffer = std::min(last, chunks_); buffer-- > first;)
-      below.push_back(static_cast<std::uint32_t>(buffer));
-    free_[0].insert(free_[0].begin(), below.begin(), below.end());
+void BufferPool::lend_last(std::size_t first, std::size_t last) noexcept {
+  if (free_[0].empty()) {
+    lend(first, last, kWhole);
     return;
   }
+  // With buffers free nobody waits: slide these under them, the lowest on top.
+  std::vector<std::uint32_t> below;
+  for (std::size_t buffer = std::min(last, chunks_); buffer-- > first;)
+    below.push_back(static_cast<std::uint32_t>(buffer));
+  free_[0].insert(free_[0].begin(), below.begin(), below.end());
+}
+
+void BufferPool::lend(std::size_t first, std::size_t last, unsigned what) noexcept {
   // Highest index first, so that the lowest goes out first.
   for (std::size_t buffer = last; buffer-- > first;) {
     if (buffer < chunks_) {

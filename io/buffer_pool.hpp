@@ -131,10 +131,12 @@ class BufferPool {
   void submit_fill_batch() noexcept;
   static void fill_batch_done(Operation& op, int result, std::uint32_t flags) noexcept;
   void end_fill() noexcept;
-  // Puts the leases of buffers [first, last) into the pool (or hands them to waiters): the
-  // whole buffers (kWhole), the small slots (kSmall), and with kBelow under those already free.
-  static constexpr unsigned kWhole = 1, kSmall = 2, kBelow = 4;
+  // Puts the leases of buffers [first, last) into the pool (or hands them to waiters), the
+  // lowest index to go out first: the whole buffers (kWhole), the small slots (kSmall).
+  static constexpr unsigned kWhole = 1, kSmall = 2;
   void lend(std::size_t first, std::size_t last, unsigned what) noexcept;
+  // The whole buffers of [first, last), to go out after those already free.
+  void lend_last(std::size_t first, std::size_t last) noexcept;
   BufferSize kind_for(BufferSize size) const noexcept {
     return small_slots_ > 0 ? size : BufferSize::chunk;
   }
