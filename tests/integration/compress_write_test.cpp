@@ -26,17 +26,8 @@
 namespace piperun::itest {
 namespace {
 
-constexpr std::size_t kKiB = 1024;
-constexpr std::size_t kMiB = 1024 * kKiB;
-const std::string kNonUtf8Name = "caf\xe9.txt";
-
 // ---------------------------------------------------------------------------------------------
 // Helpers local to this file.
-
-// The write stage's tree in these tests (Job has no default output.dir of its own).
-fs::path tree_of(const Job& job) {
-  return job.out() / "tree";
-}
 
 // Sets the stage list, output.dir = <out>/tree and, when given, chunk_size and the zstd level.
 void configure(Job& job, const std::string& stages, const std::string& chunk_size = "",
@@ -168,13 +159,6 @@ void expect_round_trip(const fs::path& input_root, const fs::path& tree,
     const std::string diff = difference(input_root / rel, scratch / rel);
     EXPECT_EQ(diff, "") << "decoded " << rel << ".zst is not the input";
   }
-}
-
-// A manifest name as raw bytes: `key`_base64 when present (a name that is not UTF-8).
-std::string raw_name(const nlohmann::json& record, const std::string& key) {
-  if (record.contains(key + "_base64"))
-    return base64_decode(record[key + "_base64"].get<std::string>());
-  return record.value(key, "");
 }
 
 mode_t current_umask() {

@@ -53,6 +53,11 @@ using TempDir = piperun::testing::TempDir;
 // (every other test keeps it on). Harmless for a build without ASan.
 inline const std::string kTracedAsanOptions = "ASAN_OPTIONS=detect_leaks=0:abort_on_error=1";
 
+inline constexpr std::size_t kKiB = 1024;
+inline constexpr std::size_t kMiB = 1024 * kKiB;
+// A file name that is not UTF-8 (Latin-1 "café.txt"): the manifest carries it as base64.
+inline const std::string kNonUtf8Name = "caf\xe9.txt";
+
 inline void write_file(const fs::path& file, std::string_view contents) {
   fs::create_directories(file.parent_path());
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
@@ -309,6 +314,13 @@ inline std::string base64_decode(std::string_view text) {
   return bytes;
 }
 
+// A manifest name as raw bytes: `key`_base64 when present (a name that is not UTF-8).
+inline std::string raw_name(const nlohmann::json& record, const std::string& key) {
+  if (record.contains(key + "_base64"))
+    return base64_decode(record[key + "_base64"].get<std::string>());
+  return record.value(key, "");
+}
+
 // A TOML string literal.
 inline std::string toml_string(std::string_view text) {
   std::string quoted = "\"";
@@ -386,6 +398,18 @@ class Job {
   TempDir dir_;
   std::map<std::string, std::map<std::string, std::string>> keys_;
 };
+
+// The output tree of the tests that write one: output.dir = <out>/tree.
+inline fs::path tree_of(const Job& job) {
+  return job.out() / "tree";
+}
+
+// Sets the stage list (by default the whole job but uploads) and output.dir = tree_of(job).
+inline void configure_write(Job& job,
+                            const std::string& stages = R"(["hash", "compress", "write"])") {
+  job.set("pipeline", "stages", stages);
+  job.set("output", "dir", toml_string(tree_of(job).string()));
+}
 
 // The peak RSS pipe-run promises for `memory_limit_mib`: the limit plus 48 MiB. A binary built
 // with ASan (the asan-integration test preset says so with PIPE_RUN_IT_BINARY_HAS_ASAN=1) also

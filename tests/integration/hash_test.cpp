@@ -15,9 +15,7 @@
 namespace piperun::itest {
 namespace {
 
-constexpr std::size_t kMiB = 1024 * 1024;
 constexpr std::size_t kDefaultChunk = 2 * kMiB;  // pipeline.chunk_size's default
-const std::string kNonUtf8Name = "caf\xe9.txt";
 
 // The tree of test 1: every kind of name and size boundary the hash stage must handle.
 void make_varied_tree(const Job& job) {

@@ -16,18 +16,6 @@
 namespace piperun::itest {
 namespace {
 
-constexpr std::size_t kKiB = 1024;
-constexpr std::size_t kMiB = 1024 * kKiB;
-
-fs::path tree_of(const Job& job) {
-  return job.out() / "tree";
-}
-
-void configure_write(Job& job, const std::string& stages = R"(["hash", "compress", "write"])") {
-  job.set("pipeline", "stages", stages);
-  job.set("output", "dir", toml_string(tree_of(job).string()));
-}
-
 // Every name under `dir` that a run must not leave behind: temporaries and lock files.
 std::vector<std::string> leftovers(const fs::path& dir) {
   std::vector<std::string> found;

@@ -34,15 +34,14 @@ fs::path events_of(const Job& job) {
   return job.out() / "events.jsonl";
 }
 
-void configure(Job& job) {
-  job.set("pipeline", "stages", R"(["hash", "compress", "write"])");
-  job.set("output", "dir", toml_string((job.out() / "tree").string()));
+void configure_reports(Job& job) {
+  configure_write(job);
   job.set("report", "prometheus", toml_string(textfile_of(job).string()));
   job.set("report", "events", toml_string(events_of(job).string()));
 }
 
 // Files ok, a large one, a FIFO (skipped), and a name that is not UTF-8.
-void make_tree(const Job& job) {
+void make_report_tree(const Job& job) {
   job.file("a.txt", "alpha\n");
   job.file("sub/b.txt", std::string(10'000, 'b'));
   write_random_file(job.root() / "sub/c.bin", 3 * 1024 * 1024 + 5, 7);
@@ -212,8 +211,8 @@ void expect_counts_match_manifest(const std::vector<Sample>& samples, const Json
 
 TEST(ItReports, PrometheusTextfileCountsMatchTheManifest) {
   Job job;
-  configure(job);
-  make_tree(job);
+  configure_reports(job);
+  make_report_tree(job);
   const double before_s =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const RunResult result = run_plain(job);
@@ -240,8 +239,8 @@ TEST(ItReports, PrometheusTextfileCountsMatchTheManifest) {
 
 TEST(ItReports, PrometheusTextfileIsWrittenWhenAFileFails) {
   Job job;
-  configure(job);
-  make_tree(job);
+  configure_reports(job);
+  make_report_tree(job);
   const RunResult result = run_plain(job, "read:EIO:1");
   ASSERT_EQ(result.exit_code, 1) << result.describe();
 
@@ -254,7 +253,7 @@ TEST(ItReports, PrometheusTextfileIsWrittenWhenAFileFails) {
 
 TEST(ItReports, PrometheusTextfileIsWrittenWhenTheRunEndsEarly) {
   Job job;
-  configure(job);  // an empty input tree: nothing matches, exit 2
+  configure_reports(job);  // an empty input tree: nothing matches, exit 2
   const RunResult result = run_plain(job);
   ASSERT_EQ(result.exit_code, 2) << result.describe();
   EXPECT_FALSE(fs::exists(job.manifest()));
@@ -271,7 +270,7 @@ TEST(ItReports, PrometheusTextfileIsWrittenWhenTheRunEndsEarly) {
 
 TEST(ItReports, ReportsSayARunWasInterrupted) {
   Job job;
-  configure(job);
+  configure_reports(job);
   job.file("small.txt", "small\n");
   // Large enough to be still running when the signal comes (sparse, so cheap to make).
   write_sparse_file(job.root() / "zz-huge.bin", std::uintmax_t{64} * 1024 * 1024 * 1024);
@@ -299,13 +298,6 @@ TEST(ItReports, ReportsSayARunWasInterrupted) {
 // ---------------------------------------------------------------------------------------------
 // The event log.
 
-// A manifest name as raw bytes: `key`_base64 when present (a name that is not UTF-8).
-std::string raw_name(const Json& object, const std::string& key) {
-  if (object.contains(key + "_base64"))
-    return base64_decode(object[key + "_base64"].get<std::string>());
-  return object.value(key, "");
-}
-
 std::vector<Json> read_events(const fs::path& file) {
   const std::string text = read_file(file);
   EXPECT_TRUE(text.ends_with('\n'));
@@ -328,8 +320,8 @@ std::vector<Json> read_events(const fs::path& file) {
 
 TEST(ItReports, EventLogHasOneFileEventPerManifestRecord) {
   Job job;
-  configure(job);
-  make_tree(job);
+  configure_reports(job);
+  make_report_tree(job);
   const RunResult result = run_plain(job, "read:EIO:2");
   ASSERT_EQ(result.exit_code, 1) << result.describe();
 
@@ -392,7 +384,7 @@ TEST(ItReports, EventLogHasOneFileEventPerManifestRecord) {
 
 TEST(ItReports, StepSummaryIsAppendedWithTheCountsAndTheFailures) {
   Job job;
-  configure(job);
+  configure_reports(job);
   // Every name has the table's cell separator in it, so whichever fails must be escaped.
   job.file("one|a.txt", "alpha\n");
   job.file("two|b.txt", "beta\n");

@@ -14,8 +14,6 @@
 namespace piperun::itest {
 namespace {
 
-constexpr std::size_t kMiB = 1024 * 1024;
-
 struct MemlockCase {
   const char* name;
   std::uint64_t memlock_bytes;

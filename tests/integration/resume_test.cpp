@@ -15,17 +15,6 @@
 namespace piperun::itest {
 namespace {
 
-constexpr std::size_t kKiB = 1024;
-
-fs::path tree_of(const Job& job) {
-  return job.out() / "tree";
-}
-
-void configure(Job& job) {
-  job.set("pipeline", "stages", R"(["hash", "compress", "write"])");
-  job.set("output", "dir", toml_string(tree_of(job).string()));
-}
-
 void make_inputs(const Job& job) {
   job.file("a.txt", "alpha\n");
   job.file("dir/b.txt", "beta\n");
@@ -49,7 +38,7 @@ RunResult run_ok(const Job& job, const std::vector<std::string>& extra = {}) {
 TEST(ItResume, AnUnchangedTreeIsResumedWithoutReadingAnything) {
   Job job;
   make_inputs(job);
-  configure(job);
+  configure_write(job);
   run_ok(job);
   const auto first_checksums = checksum_map(job.checksums());
 
@@ -75,7 +64,7 @@ TEST(ItResume, OnlyWhatChangedOrLostItsOutputIsProcessedAgain) {
   Job job;
   make_inputs(job);
   job.file("d.txt", "delta\n");
-  configure(job);
+  configure_write(job);
   run_ok(job);
 
   job.file("a.txt", "alpha, longer now\n");                     // changed
@@ -103,7 +92,7 @@ TEST(ItResume, OnlyWhatChangedOrLostItsOutputIsProcessedAgain) {
 TEST(ItResume, OtherSettingsOrResumeOffProcessEverything) {
   Job job;
   make_inputs(job);
-  configure(job);
+  configure_write(job);
   run_ok(job);
 
   run_ok(job, {"--set", "compress.level=5"});
@@ -136,7 +125,7 @@ TEST(ItResume, AnInterruptedRunIsFinishedByTheNext) {
   job.file("small.txt", "small\n");
   // Still being compressed when the signal comes (sparse, so cheap to make).
   write_sparse_file(job.root() / "zz-huge.bin", std::uintmax_t{64} << 30);
-  configure(job);
+  configure_write(job);
   const RunResult interrupted =
       job.run_pipe({}, RunOptions{.timeout = std::chrono::seconds(60),
                                   .send_signal = SIGINT,

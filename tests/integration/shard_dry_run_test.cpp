@@ -41,7 +41,7 @@ std::map<std::string, std::string> records_of(const fs::path& manifest) {
 
 // Two roots (so paths carry the root's folder name) with nested files, a name with spaces, one
 // that is not UTF-8, symlinks and a FIFO.
-void make_tree(Job& job) {
+void make_two_roots(Job& job) {
   for (const char* root : {"alpha", "beta"}) {
     const std::string base = std::string(root) + "/";
     for (int i = 0; i < 24; ++i) {
@@ -91,7 +91,7 @@ std::map<std::string, std::uint64_t> xxh64_by_xxhsum(const std::set<std::string>
 
 TEST(ItShard, ShardsTogetherRecordEveryEntryExactlyOnce) {
   Job job;
-  make_tree(job);
+  make_two_roots(job);
   const RunResult full = job.run_pipe();
   ASSERT_EQ(full.exit_code, 0) << full.describe();
   const std::map<std::string, std::string> everything = records_of(job.manifest());
@@ -128,7 +128,7 @@ TEST(ItShard, ShardsTogetherRecordEveryEntryExactlyOnce) {
 
 TEST(ItShard, AFileKeepsItsShardFromRunToRunWhileTheTreeGrows) {
   Job job;
-  make_tree(job);
+  make_two_roots(job);
   ASSERT_EQ(run_shard(job, 2, 3, "first").exit_code, 0);
   ASSERT_EQ(run_shard(job, 2, 3, "again").exit_code, 0);
   const auto first = records_of(job.out() / "first.json");
@@ -258,7 +258,7 @@ TEST(ItDryRun, WritesNothingAndContactsNoServer) {
 
 TEST(ItDryRun, CountsWhatARealRunRecords) {
   Job job;
-  make_tree(job);
+  make_two_roots(job);
   job.set("input", "exclude", R"(["**/file 1*"])");
   const RunResult dry = run_dry(job, {"--json"});
   ASSERT_EQ(dry.exit_code, 0) << dry.describe();
@@ -299,7 +299,7 @@ TEST(ItDryRun, QuietJsonPrintsOnlyTheDocument) {
 
 TEST(ItDryRun, WithAShardCountsThatShardOnly) {
   Job job;
-  make_tree(job);
+  make_two_roots(job);
   const RunResult whole = run_dry(job, {"--json", "-q"});
   ASSERT_EQ(whole.exit_code, 0) << whole.describe();
   const nlohmann::json all = nlohmann::json::parse(whole.out)["counts"];

@@ -20,8 +20,6 @@
 namespace piperun::itest {
 namespace {
 
-constexpr std::size_t kMiB = 1024 * 1024;
-
 // Half compressible text, half random: zstd shrinks it, but not to nothing.
 std::string mixed_bytes(std::size_t size, std::uint64_t seed) {
   std::string bytes = random_bytes(size, seed);
@@ -64,7 +62,7 @@ void configure_s3(Job& job, const std::string& prefix) {
   job.set("upload", "part_size", R"("5MiB")");
 }
 
-std::map<std::string, std::string> make_tree(const Job& job) {
+std::map<std::string, std::string> make_upload_tree(const Job& job) {
   std::map<std::string, std::string> files{
       {"a.txt", "hello, store\n"},
       {"empty", ""},
@@ -86,7 +84,7 @@ const nlohmann::json& summary_upload(const nlohmann::json& manifest) {
 
 TEST(ItUploadFile, StoreHoldsEveryObjectAndARerunStoresNothing) {
   Job job;
-  const auto files = make_tree(job);
+  const auto files = make_upload_tree(job);
   const fs::path store = job.out() / "store";
   job.set("pipeline", "stages", R"(["hash", "compress", "upload"])");
   job.set("upload", "url", toml_string("file://" + store.string()));
@@ -148,7 +146,7 @@ class ItUploadS3 : public ::testing::Test {
 
 TEST_F(ItUploadS3, SinglePutAndMultipartObjectsReadBackThroughRclone) {
   Job job;
-  const auto files = make_tree(job);
+  const auto files = make_upload_tree(job);
   const std::string prefix = unique_prefix("roundtrip");
   configure_s3(job, prefix);
   RunResult result = run_with_credentials(job, std::string(kS3SecretKey), {"-v"});
@@ -177,7 +175,7 @@ TEST_F(ItUploadS3, SinglePutAndMultipartObjectsReadBackThroughRclone) {
 
 TEST_F(ItUploadS3, ARerunWithSkipExistingUploadsNothing) {
   Job job;
-  const auto files = make_tree(job);
+  const auto files = make_upload_tree(job);
   configure_s3(job, unique_prefix("rerun"));
   RunResult first = run_with_credentials(job, std::string(kS3SecretKey));
   ASSERT_EQ(first.exit_code, 0) << first.describe();
@@ -197,7 +195,7 @@ TEST_F(ItUploadS3, ARerunWithSkipExistingUploadsNothing) {
 
 TEST_F(ItUploadS3, ARerunResumesFromTheManifestAfterOneLookupPerObject) {
   Job job;
-  const auto files = make_tree(job);
+  const auto files = make_upload_tree(job);
   const std::string prefix = unique_prefix("resume");
   configure_s3(job, prefix);
   ASSERT_EQ(run_with_credentials(job, std::string(kS3SecretKey)).exit_code, 0);
@@ -318,7 +316,7 @@ TEST_F(ItUploadS3, AThrottlingServerIsRetriedUntilItAnswers) {
 
 TEST_F(ItUploadS3, SecretsNeverAppearInOutputOrManifest) {
   Job job;
-  make_tree(job);
+  make_upload_tree(job);
   configure_s3(job, unique_prefix("secrets"));
   RunResult result = run_with_credentials(job, std::string(kS3SecretKey), {"-v"});
   ASSERT_EQ(result.exit_code, 0) << result.describe();
@@ -400,7 +398,7 @@ TEST_F(ItUploadS3, BandwidthLimitIsHonoured) {
 TEST_F(ItUploadS3, Sha256AndNoChecksumAreAcceptedByTheServer) {
   for (const char* checksum : {"sha256", "none"}) {
     Job job;
-    const auto files = make_tree(job);
+    const auto files = make_upload_tree(job);
     const std::string prefix = unique_prefix(std::string("checksum-") + checksum);
     configure_s3(job, prefix);
     job.set("upload", "checksum", toml_string(checksum));
@@ -413,7 +411,7 @@ TEST_F(ItUploadS3, Sha256AndNoChecksumAreAcceptedByTheServer) {
 
 TEST_F(ItUploadS3, ContentLayoutNamesEvenMultipartObjectsAfterTheirDigest) {
   Job job;
-  const auto files = make_tree(job);
+  const auto files = make_upload_tree(job);
   job.file("copy-of-large.bin", files.at("big/large.bin"));  // same content: stored once
   const std::string prefix = unique_prefix("content");
   configure_s3(job, prefix);
@@ -511,7 +509,7 @@ TEST_F(ItUploadS3, TheRingDrivesCurlNoPollCallsAtAll) {
   const auto strace = find_program("strace");
   ASSERT_TRUE(strace) << "strace is needed";
   Job job;
-  make_tree(job);
+  make_upload_tree(job);
   configure_s3(job, unique_prefix("strace"));
   const fs::path trace = job.dir() / "trace";
   job.write_config();
@@ -535,7 +533,7 @@ TEST_F(ItUploadS3, TheRingDrivesCurlNoPollCallsAtAll) {
 TEST(ItUploadHttp, EveryObjectArrivesThroughPut) {
   ensure_test_servers();
   Job job;
-  const auto files = make_tree(job);
+  const auto files = make_upload_tree(job);
   const std::string sub = unique_prefix("dav");
   job.set("pipeline", "stages", R"(["hash", "compress", "upload"])");
   job.set("pipeline", "memory_limit", R"("128MiB")");

@@ -18,8 +18,6 @@
 namespace piperun::itest {
 namespace {
 
-constexpr std::size_t kMiB = 1024 * 1024;
-
 // Text zstd shrinks, with random runs so that frames differ.
 std::string text_bytes(std::size_t size, std::uint64_t seed) {
   std::string bytes = random_bytes(size, seed);
@@ -29,7 +27,7 @@ std::string text_bytes(std::size_t size, std::uint64_t seed) {
   return bytes;
 }
 
-std::map<std::string, std::string> make_tree(const Job& job) {
+std::map<std::string, std::string> make_verify_tree(const Job& job) {
   std::map<std::string, std::string> files{
       {"a.txt", "hello, verify\n"},
       {"empty", ""},
@@ -86,7 +84,7 @@ std::string summary_line(std::size_t files, std::size_t objects, std::size_t pro
 
 TEST(ItVerify, CompressedTreeAndFileStoreHoldThenEachDamagedOutputIsNamed) {
   Job job;
-  const auto files = make_tree(job);
+  const auto files = make_verify_tree(job);
   const fs::path tree = job.out() / "tree";
   const fs::path store = job.out() / "store";
   job.set("pipeline", "stages", R"(["hash", "compress", "write", "upload"])");
@@ -125,7 +123,7 @@ TEST(ItVerify, CompressedTreeAndFileStoreHoldThenEachDamagedOutputIsNamed) {
 
 TEST(ItVerify, CopiesWithoutCompressAreComparedByDigestAndSize) {
   Job job;
-  const auto files = make_tree(job);
+  const auto files = make_verify_tree(job);
   const fs::path tree = job.out() / "tree";
   job.set("pipeline", "stages", R"(["hash", "write"])");
   job.set("output", "dir", toml_string(tree.string()));
@@ -256,7 +254,7 @@ std::string zstd_of(const std::string& bytes) {
 
 TEST_F(ItVerifyS3, ObjectsCheckedByHeadThenMissingAndReplacedOnesAreNamed) {
   Job job;
-  const auto files = make_tree(job);
+  const auto files = make_verify_tree(job);
   const std::string prefix = unique_prefix("verify-head");
   RunResult made = run_s3_job(job, prefix);
   ASSERT_EQ(made.exit_code, 0) << made.describe();
@@ -287,7 +285,7 @@ TEST_F(ItVerifyS3, ObjectsCheckedByHeadThenMissingAndReplacedOnesAreNamed) {
 
 TEST_F(ItVerifyS3, DownloadChecksTheBytesWhereTheMetadataStillLooksRight) {
   Job job;
-  const auto files = make_tree(job);
+  const auto files = make_verify_tree(job);
   const std::string prefix = unique_prefix("verify-download");
   RunResult made = run_s3_job(job, prefix);
   ASSERT_EQ(made.exit_code, 0) << made.describe();
@@ -298,7 +296,7 @@ TEST_F(ItVerifyS3, DownloadChecksTheBytesWhereTheMetadataStillLooksRight) {
 
 TEST_F(ItVerifyS3, DownloadFindsOtherBytesUnderMetadataThatStillLooksRight) {
   Job job;
-  const auto files = make_tree(job);
+  const auto files = make_verify_tree(job);
   const std::string prefix = unique_prefix("verify-bytes");
   RunResult made = run_s3_job(job, prefix, R"(["hash", "upload"])");
   ASSERT_EQ(made.exit_code, 0) << made.describe();
@@ -346,7 +344,7 @@ TEST_F(ItVerifyS3, RefusedCredentialsAreFatal) {
 TEST(ItVerifyHttp, ObjectsAreDownloadedAndADamagedOneIsNamed) {
   ensure_test_servers();
   Job job;
-  const auto files = make_tree(job);
+  const auto files = make_verify_tree(job);
   const std::string sub = unique_prefix("verify-dav");
   job.set("pipeline", "stages", R"(["hash", "compress", "upload"])");
   job.set("pipeline", "memory_limit", R"("128MiB")");

@@ -12,18 +12,15 @@
 #include "pipeline/task.hpp"
 #include "support/reads_expected_bytes.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_ring.hpp"
 
 namespace piperun::io {
 namespace {
 
+using piperun::testing::make_ring;
+
 using pipeline::spawn;
 using pipeline::task;
-
-std::unique_ptr<Ring> make_ring() {
-  auto ring = Ring::create(RingOptions{});
-  EXPECT_TRUE(ring.has_value());
-  return std::move(*ring);
-}
 
 std::unique_ptr<BufferPool> make_pool(Ring& ring, BufferPool::Options options) {
   auto pool = BufferPool::create(ring, options);

@@ -18,9 +18,12 @@
 #include "io/ops.hpp"
 #include "pipeline/sync_wait.hpp"
 #include "pipeline/task.hpp"
+#include "support/test_ring.hpp"
 
 namespace piperun::io {
 namespace {
+
+using piperun::testing::make_ring;
 
 using pipeline::sync_wait;
 using pipeline::task;
@@ -141,12 +144,6 @@ class TestServer {
   std::atomic<int> concurrent_{0};
   std::atomic<int> max_concurrent_{0};
 };
-
-std::unique_ptr<Ring> make_ring() {
-  auto ring = Ring::create(RingOptions{});
-  EXPECT_TRUE(ring.has_value());
-  return std::move(*ring);
-}
 
 std::uint64_t sum_of(std::span<const std::byte> bytes) {
   std::uint64_t sum = 0;

@@ -15,20 +15,15 @@
 #include "pipeline/sync_wait.hpp"
 #include "pipeline/task.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_ring.hpp"
 
 namespace piperun::io {
 namespace {
 
+using piperun::testing::make_ring;
+
 using pipeline::sync_wait;
 using pipeline::task;
-
-std::unique_ptr<Ring> make_ring(unsigned entries = 64) {
-  RingOptions options;
-  options.entries = entries;
-  auto ring = Ring::create(options);
-  EXPECT_TRUE(ring.has_value());
-  return std::move(*ring);
-}
 
 std::string pattern(std::size_t size) {
   std::string bytes(size, '\0');
@@ -253,7 +248,7 @@ TEST(Ring, ParksOperationsBeyondItsCapacity) {
   testing::TempDir dir;
   std::string contents = pattern(6400);
   const auto file = dir.write("many.bin", contents);
-  auto ring = make_ring(8);
+  auto ring = make_ring(RingOptions{.entries = 8});
   EXPECT_LE(ring->max_in_flight(), 16u);
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   EXPECT_EQ(sync_wait(*ring, many_reads(ring.get(), fd, 1000, &contents)), 1000u);

@@ -5,13 +5,12 @@
 
 #include "io/ring.hpp"
 #include "pipeline/sync_wait.hpp"
+#include "support/test_ring.hpp"
 
 namespace piperun::pipeline {
 namespace {
 
-std::unique_ptr<io::Ring> make_ring() {
-  return std::move(*io::Ring::create(io::RingOptions{}));
-}
+using piperun::testing::make_ring;
 
 task<int> answer(int* started) {
   ++*started;

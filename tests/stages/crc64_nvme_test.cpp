@@ -9,12 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include "support/bytes_of.hpp"
+
 namespace piperun::stages::upload {
 namespace {
 
-std::span<const std::byte> bytes_of(std::string_view text) {
-  return std::as_bytes(std::span(text.data(), text.size()));
-}
+using piperun::testing::bytes_of;
 
 // The definition, one bit at a time: nothing shared with the code under test.
 std::uint64_t reference_crc64_nvme(std::span<const std::byte> bytes) {

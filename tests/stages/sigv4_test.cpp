@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include "stages/upload/uri_encode.hpp"
+#include "support/bytes_of.hpp"
 
 namespace piperun::stages::upload {
 namespace {
+
+using piperun::testing::bytes_of;
 
 using namespace std::chrono;
 
@@ -42,10 +45,6 @@ std::string signature_of(const SignedRequest& signed_request) {
   const std::string authorization = header_value(signed_request, "Authorization");
   const auto at = authorization.find("Signature=");
   return at == std::string::npos ? authorization : authorization.substr(at + 10);
-}
-
-std::span<const std::byte> bytes_of(std::string_view text) {
-  return std::as_bytes(std::span(text.data(), text.size()));
 }
 
 TEST(SigV4, S3ExampleGetObject) {

@@ -8,14 +8,14 @@
 
 #include <gtest/gtest.h>
 
+#include "support/bytes_of.hpp"
+
 namespace piperun::stages::upload {
 namespace {
 
-using Kind = piperun::stages::TransportChecksum;
+using piperun::testing::bytes_of;
 
-std::span<const std::byte> bytes_of(std::string_view text) {
-  return std::as_bytes(std::span(text.data(), text.size()));
-}
+using Kind = piperun::stages::TransportChecksum;
 
 std::string checksum_of(Kind kind, std::string_view text) {
   TransportChecksum checksum(kind);

@@ -9,13 +9,12 @@
 
 #include "stages/hex.hpp"
 #include "stages/verify/content_hasher.hpp"
+#include "support/bytes_of.hpp"
 
 namespace piperun::stages::verify {
 namespace {
 
-std::span<const std::byte> bytes_of(std::string_view text) {
-  return std::as_bytes(std::span(text.data(), text.size()));
-}
+using piperun::testing::bytes_of;
 
 // Text zstd shrinks a lot, with random runs so that it is not all one repeated block.
 std::string sample(std::size_t size, unsigned seed) {
