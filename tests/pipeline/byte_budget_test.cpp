@@ -8,6 +8,7 @@
 
 #include "io/ring.hpp"
 #include "pipeline/task.hpp"
+#include "support/test_ring.hpp"
 
 namespace piperun::pipeline {
 namespace {
@@ -19,7 +20,7 @@ task<void> take(ByteBudget* budget, std::uint64_t bytes, std::vector<std::string
 }
 
 TEST(ByteBudget, WaitersAreServedInOrderWhenTheirBytesAreFree) {
-  auto ring = std::move(*io::Ring::create(io::RingOptions{}));
+  auto ring = piperun::testing::make_ring();
   ByteBudget budget(*ring, 100);
   std::vector<std::string> log;
   spawn(take(&budget, 60, &log, "a"));  // fits: done at once

@@ -10,6 +10,7 @@
 #include "io/ring.hpp"
 #include "pipeline/sync_wait.hpp"
 #include "pipeline/task.hpp"
+#include "support/test_ring.hpp"
 
 namespace piperun::pipeline {
 namespace {
@@ -36,7 +37,7 @@ task<Threads> hop(CpuPool* cpu) {
 }
 
 TEST(Offload, RunsOnAWorkerAndResumesOnTheIoThread) {
-  auto ring = std::move(*io::Ring::create(io::RingOptions{}));
+  auto ring = piperun::testing::make_ring();
   CpuPool cpu(*ring, 2);
   const Threads seen = sync_wait(*ring, hop(&cpu));
   EXPECT_EQ(seen.value, 42);
@@ -65,7 +66,7 @@ task<void> offload_busy(CpuPool* cpu, Busy busy, int* done, std::thread::id io_t
 }
 
 TEST(Offload, ManyOffloadsRunInParallelAndAllComeBack) {
-  auto ring = std::move(*io::Ring::create(io::RingOptions{}));
+  auto ring = piperun::testing::make_ring();
   CpuPool cpu(*ring, 2);
   std::atomic<int> running{0};
   std::atomic<int> peak{0};
@@ -106,7 +107,7 @@ task<std::vector<std::thread::id>> await_in_order(std::vector<SleepJob>* jobs) {
 }
 
 TEST(BackgroundJob, StartedJobsRunTogetherAndAreAwaitedLaterInAnyOrder) {
-  auto ring = std::move(*io::Ring::create(io::RingOptions{}));
+  auto ring = piperun::testing::make_ring();
   CpuPool cpu(*ring, 2);
   std::atomic<int> finished{0};
   // The first job is the slowest: the second is done (and not yet awaited) when the first one

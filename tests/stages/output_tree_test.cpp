@@ -11,6 +11,7 @@
 #include "io/ring.hpp"
 #include "pipeline/sync_wait.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_ring.hpp"
 
 namespace piperun::stages {
 namespace {
@@ -81,7 +82,7 @@ TEST(OutputTree, TemporariesLiveBesideTheirTargetAndAreUnique) {
 
 TEST(OutputTree, MakeParentsCreatesEveryMissingDirectory) {
   TempDir dir;
-  auto ring = std::move(*io::Ring::create(io::RingOptions{}));
+  auto ring = piperun::testing::make_ring();
   OutputTree tree(dir / "out");
   ASSERT_TRUE(tree.open());
   fs::create_directories(dir / "out/a");

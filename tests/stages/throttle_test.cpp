@@ -6,6 +6,7 @@
 
 #include "io/ring.hpp"
 #include "pipeline/task.hpp"
+#include "support/test_ring.hpp"
 
 namespace piperun::stages::upload {
 namespace {
@@ -16,7 +17,7 @@ pipeline::task<void> hold(Throttle* throttle, int* holding) {
 }
 
 TEST(Throttle, HalvesWhenThrottledAndClimbsBackAfterSuccesses) {
-  auto ring = std::move(*io::Ring::create(io::RingOptions{}));
+  auto ring = piperun::testing::make_ring();
   Throttle throttle(*ring, 8);
   EXPECT_EQ(throttle.limit(), 8u);
   int holding = 0;
@@ -45,7 +46,7 @@ TEST(Throttle, HalvesWhenThrottledAndClimbsBackAfterSuccesses) {
 }
 
 TEST(Throttle, NeverBelowOne) {
-  auto ring = std::move(*io::Ring::create(io::RingOptions{}));
+  auto ring = piperun::testing::make_ring();
   Throttle throttle(*ring, 2);
   int holding = 0;
   for (int i = 0; i < 5; ++i) {
