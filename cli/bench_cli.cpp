@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
 #include "bench/command/bench_command.hpp"
@@ -59,63 +58,6 @@ std::expected<bench::BenchOptions, std::string> bench_options(const BenchArgumen
 }
 
 }  // namespace
-
-CLI::App* add_bench_command(CLI::App& app, BenchArguments& arguments) {
-  CLI::App* bench = app.add_subcommand(
-      "bench",
-      "Measure the disk and each stage with the engine itself: sequential read and write, 4 KiB "
-      "random reads, then read, read+hash, read+hash+compress, read+hash+compress+write on a "
-      "generated test file; a table with MB/s, IOPS, latency percentiles, CPU use and the "
-      "resource that limited each row (disk, cpu, memory)");
-  bench->footer(
-      "Examples:\n"
-      "  pipe-run bench --dir /mnt/nvme --size 4GiB --direct      # the disk, fio-style\n"
-      "  pipe-run bench --dir . --size 1GiB --warm --json          # stages on cached data\n"
-      "  pipe-run bench --stages none --block-size 128KiB --queue-depth 32\n"
-      "The test file DIR/pipe-run-bench.dat is kept and reused by the next run with the same "
-      "size and compressibility; delete it when done.");
-  bench->add_option("--dir", arguments.dir, "directory of the test file (on the disk to measure)")
-      ->capture_default_str();
-  bench->add_option("--size", arguments.size, "test file size (e.g. 4GiB)")->capture_default_str();
-  bench->add_option("--block-size", arguments.block_size, "request size of the sequential rows")
-      ->capture_default_str();
-  bench->add_option("--queue-depth", arguments.queue_depth, "requests in flight")
-      ->capture_default_str();
-  bench->add_flag("--direct", arguments.direct, "O_DIRECT: bypass the page cache in every row");
-  bench->add_flag("--warm", arguments.warm,
-                  "read the test file from the page cache (read just before each row) instead "
-                  "of dropping it from the cache first");
-  bench
-      ->add_option("--stages", arguments.stages,
-                   "stage chain whose prefixes are measured (any of hash, compress, write, in "
-                   "that order), or none")
-      ->capture_default_str();
-  bench->add_flag("--json", arguments.json, "print one JSON document on stdout");
-  bench
-      ->add_option("--compressibility", arguments.compressibility,
-                   "zstd ratio of the generated data; 1 = incompressible")
-      ->capture_default_str();
-  bench->add_option("--runtime", arguments.runtime, "duration of the random-read row")
-      ->capture_default_str();
-  bench->add_option("--level", arguments.level, "zstd level of the compress rows")
-      ->capture_default_str();
-  bench->add_option("--threads", arguments.threads, "CPU workers; 0 = one per usable CPU")
-      ->capture_default_str();
-  auto* variants = bench->add_option_group(
-      "engine variants", "to measure what each io_uring feature is worth (bench/RESULTS.md)");
-  variants
-      ->add_option("--ring-setup", arguments.ring_setup,
-                   "auto (DEFER_TASKRUN where the kernel has it), defer, coop, plain, or sqpoll "
-                   "(a kernel thread polls the submission queue)")
-      ->capture_default_str();
-  variants->add_flag("--no-fixedbufs", arguments.no_fixedbufs,
-                     "raw rows: plain buffers instead of registered ones");
-  variants->add_flag("--registerfiles", arguments.registerfiles,
-                     "raw rows: the file registered with the ring");
-  variants->add_flag("--no-batching", arguments.no_batching,
-                     "raw rows: one io_uring_enter per request");
-  return bench;
-}
 
 int run_bench_command(const BenchArguments& arguments) {
   auto options = bench_options(arguments);

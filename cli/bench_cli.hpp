@@ -1,12 +1,9 @@
-// The `pipe-run bench` subcommand's command line: its options, and the run that prints the
-// table (stderr carries progress and errors; --json prints one document on stdout).
+// The `pipe-run bench` subcommand: its arguments (the options that set them are in
+// cli/main.cpp), and the run that prints the table (stderr carries progress and errors; --json
+// prints one document on stdout).
 #pragma once
 
 #include <string>
-
-namespace CLI {
-class App;
-}
 
 namespace piperun::cli {
 
@@ -28,8 +25,6 @@ struct BenchArguments {
   bool registerfiles = false;
   bool no_batching = false;
 };
-
-CLI::App* add_bench_command(CLI::App& app, BenchArguments& arguments);
 
 // Returns the process exit code.
 int run_bench_command(const BenchArguments& arguments);

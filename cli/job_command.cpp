@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
 #include <optional>
 #include <pthread.h>
 #include <signal.h>
@@ -11,7 +10,6 @@
 #include <utility>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
 #include "cli/config.hpp"
@@ -144,35 +142,6 @@ std::optional<ProgressDisplay::Style> progress_style(const JobArguments& argumen
 }
 
 }  // namespace
-
-void add_job_arguments(CLI::App& app, JobArguments& arguments) {
-  app.add_option("CONFIG", arguments.config_file, "the job's TOML configuration");
-  app.add_option("--set", arguments.overrides,
-                 "override a key: section.key=value (value in TOML syntax)")
-      ->take_all();
-  app.add_flag("-q,--quiet", arguments.quiet, "print errors only");
-  app.add_flag("-v,--verbose", arguments.verbose, "print every file");
-  app.add_flag("--dry-run", arguments.dry_run,
-               "walk and filter, print what would be done; write nothing, contact no server");
-  app.add_flag("--json", arguments.json,
-               "print the summary and failures as one JSON document on stdout");
-  const std::map<std::string, ProgressMode> modes{{"auto", ProgressMode::automatic},
-                                                  {"always", ProgressMode::always},
-                                                  {"never", ProgressMode::never}};
-  app.add_option("--progress", arguments.progress,
-                 "auto (default): a live line on a terminal, else a plain line every "
-                 "report.progress_interval, none with -q; always: the live line, even into a "
-                 "log or with -q; never")
-      ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))
-      ->option_text("auto|always|never");
-  app.add_option("--shard", arguments.shard,
-                 "K/N: process only shard K of N (1-based), a partition by path hash")
-      // An empty value (an unset CI variable) must not mean every file; the rest is checked
-      // by parse_shard once the config is loaded.
-      ->check([](const std::string& text) {
-        return text.empty() ? std::string("expected K/N, got an empty value") : std::string();
-      });
-}
 
 int run_job_command(const JobArguments& arguments) {
   const Verbosity verbosity = arguments.quiet     ? Verbosity::quiet

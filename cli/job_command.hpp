@@ -1,13 +1,10 @@
-// The main command, `pipe-run CONFIG.toml [options]`: its arguments, and the run that turns a
-// config into an engine run, reports and an exit code.
+// The main command, `pipe-run CONFIG.toml [options]`: its arguments (the options that set them
+// are in cli/main.cpp), and the run that turns a config into an engine run, reports and an exit
+// code.
 #pragma once
 
 #include <string>
 #include <vector>
-
-namespace CLI {
-class App;
-}
 
 namespace piperun::cli {
 
@@ -23,9 +20,6 @@ struct JobArguments {
   ProgressMode progress = ProgressMode::automatic;
   std::string shard;  // "K/N"; empty: every file
 };
-
-// Adds the main command's arguments to the top-level app.
-void add_job_arguments(CLI::App& app, JobArguments& arguments);
 
 // Returns the process exit code.
 int run_job_command(const JobArguments& arguments);

@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
@@ -68,38 +67,6 @@ std::string format_json(const std::string& manifest, const verify::VerifyCounts&
 }
 
 }  // namespace
-
-CLI::App* add_verify_command(CLI::App& app, VerifyArguments& arguments) {
-  CLI::App* command = app.add_subcommand(
-      "verify",
-      "Check every output a run recorded in its manifest: re-read the output tree and a "
-      "file:// store (decompressing .zst files), and look up uploaded objects (a HEAD with the "
-      "digest pipe-run stored as metadata, else a download); compare sizes and digests");
-  command->footer(
-      "Examples:\n"
-      "  pipe-run verify out/manifest.json                 # exit 0: every output holds\n"
-      "  pipe-run verify --download out/manifest.json      # objects: the bytes, not metadata\n"
-      "  pipe-run verify --json -q out/manifest.json > verify.json\n"
-      "Each problem is one line on stderr: 'pipe-run verify: PATH-OR-URL: missing' (or the "
-      "size or digest that differs). Exit codes: 0 all hold, 1 some do not, 2 the manifest "
-      "cannot be read, 3 fatal. Credentials come from the environment as for a run "
-      "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, PIPE_RUN_HTTP_AUTH).");
-  command->add_option("MANIFEST", arguments.manifest, "the manifest a run wrote")->required();
-  command->add_flag("--download", arguments.download,
-                    "download objects and hash their bytes even where a HEAD could tell");
-  command->add_flag("--json", arguments.json,
-                    "print the counts and the problems as one JSON document on stdout");
-  command->add_flag("-q,--quiet", arguments.quiet, "print the problems only, no summary");
-  command->add_option("--endpoint", arguments.endpoint,
-                      "S3-compatible endpoint; default: the job's upload.endpoint");
-  command->add_option("--region", arguments.region,
-                      "S3 region; default: the job's upload.region, else us-east-1");
-  command->add_option("--threads", arguments.threads, "CPU workers; 0 = one per usable CPU")
-      ->capture_default_str();
-  command->add_option("--concurrency", arguments.concurrency, "objects checked at once")
-      ->capture_default_str();
-  return command;
-}
 
 int run_verify_command(const VerifyArguments& arguments) {
   const verify::VerifyOptions options = verify_options(arguments);

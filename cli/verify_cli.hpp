@@ -1,13 +1,10 @@
-// The `pipe-run verify MANIFEST` subcommand's command line: re-checks every output a run
-// recorded (the output tree, the store's files or objects) against the manifest's digests.
-// One line per problem and a summary on stderr; --json prints one document on stdout.
+// The `pipe-run verify MANIFEST` subcommand: its arguments (the options that set them are in
+// cli/main.cpp), and the run that re-checks every output a run recorded (the output tree, the
+// store's files or objects) against the manifest's digests. One line per problem and a summary
+// on stderr; --json prints one document on stdout.
 #pragma once
 
 #include <string>
-
-namespace CLI {
-class App;
-}
 
 namespace piperun::cli {
 
@@ -21,8 +18,6 @@ struct VerifyArguments {
   unsigned threads = 0;
   unsigned concurrency = 8;
 };
-
-CLI::App* add_verify_command(CLI::App& app, VerifyArguments& arguments);
 
 // Returns the process exit code: 0 every output holds, 1 some do not (each named), 2 the
 // manifest cannot be read, 3 a fatal error (no ring, credentials refused).
