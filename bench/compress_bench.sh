@@ -11,7 +11,10 @@
 #      shell: the best shell pipeline doing the same job, `find . -type f -print0 |
 #             xargs -0 -P$(nproc) -n 64 sh -c 'xxhsum -H2 ... ; zstd -LEVEL --output-dir-mirror'`
 #             (one checksum file per sh process, concatenated at the end: concurrent writers
-#             to one file would interleave lines),
+#             to one file would interleave lines), and
+#      copy:  `cp -r DIR` (no peer in the issue's targets: it creates and writes the same
+#             number of files and neither hashes nor compresses, the floor per-file output
+#             has on this file system),
 #    on the trees of TREES:
 #      mixed: MIXED_FILES (4,000) files of log-uniform sizes 1 KiB..1 MiB in 256 directories,
 #             plus 11 large files of 1..64 MiB (383 MiB); about 1 GiB in all. Content: pieces of
@@ -367,6 +370,15 @@ run_tar() {
   T=$(elapsed "$t0" "$t1")
 }
 
+# run_copy DIR: times cp -r of DIR into out/copy/; sets T.
+run_copy() {
+  local t0 t1
+  t0=$(now)
+  cp -r -- "$1" "$out/copy"
+  t1=$(now)
+  T=$(elapsed "$t0" "$t1")
+}
+
 # run_shell DIR LEVEL: times the batched shell pipeline into out/shell/; sets T. Each sh
 # process appends its batch's digests to a file named after its own PID (unique among the
 # processes running at once; appending keeps a reused PID's lines), and the files are
@@ -465,10 +477,10 @@ for level in "${levels[@]}"; do
     dir=${!tree}
     key=$tree.$level
     name=pr-$tree-$level
-    pr_t=() tar_t=() sh_t=() pr_rss=() zb=()
+    pr_t=() tar_t=() sh_t=() cp_t=() pr_rss=() zb=()
     res[$key.check]=-
     for ((r = 1; r <= ROUNDS; r++)); do
-      if ((r % 2)); then order=(pipe-run tar shell zstd-b); else order=(zstd-b shell tar pipe-run); fi
+      if ((r % 2)); then order=(pipe-run tar shell copy zstd-b); else order=(zstd-b copy shell tar pipe-run); fi
       for tool in "${order[@]}"; do
         prepare "$dir"
         case $tool in
@@ -491,6 +503,10 @@ for level in "${levels[@]}"; do
             nout=$(find "$out/shell/tree" -type f -name '*.zst' | wc -l)
             ((nout == $(path_files "$dir"))) || die "shell pipeline: $nout outputs for $dir"
             ;;
+          copy)
+            run_copy "$dir"
+            cp_t+=("$T")
+            ;;
           zstd-b)
             run_zstd_bench "$dir" "$level"
             zb+=("$ZB")
@@ -506,6 +522,7 @@ for level in "${levels[@]}"; do
     res[$key.pr]=$(median "${pr_t[@]}")
     res[$key.tar]=$(median "${tar_t[@]}")
     res[$key.sh]=$(median "${sh_t[@]}")
+    res[$key.cp]=$(median "${cp_t[@]}")
     res[$key.rss]=$(maxof "${pr_rss[@]}")
     res[$key.zb]=$(median "${zb[@]}")
     # The CPU limit: the cores x zstd's one-core MB/s; pipe-run's MB/s against it.
@@ -593,18 +610,21 @@ pct() { calc "($1 - $2) * 100 / $2"; }
   echo "hash + compress + write, warm cache: pipe-run [hash, compress, write] vs"
   echo "  tar:   tar -cf - DIR | zstd -T0 -L"
   echo "  shell: find | xargs -0 -P$cpus -n 64 sh -c 'xxhsum -H2; zstd -L --output-dir-mirror'"
-  printf '%-5s %2s %5s %7s | %7s %7s %7s | %7s %5s | %7s %5s | %8s %8s %6s | %6s\n' \
-    tree L files MB pr_s pr_MB/s pr_RSS tar_s ratio sh_s ratio pr_zstMB sh_zstMB delta check
+  echo "  copy:  cp -r DIR (no hashing, no compression: the same files created and written)"
+  printf '%-5s %2s %5s %7s | %7s %7s %7s | %7s %5s | %7s %5s | %8s %8s %6s | %6s | %7s %5s\n' \
+    tree L files MB pr_s pr_MB/s pr_RSS tar_s ratio sh_s ratio pr_zstMB sh_zstMB delta check \
+    cp_s ratio
   for level in "${levels[@]}"; do
     for tree in "${trees[@]}"; do
       k=$tree.$level b=${res[$tree.$level.bytes]} p=${res[$tree.$level.pr]}
-      printf '%-5s %2s %5d %7.1f | %7.3f %7.1f %6.1fM | %7.3f %5.2f | %7.3f %5.2f | %8.1f %8.1f %5.2f%% | %6s\n' \
+      printf '%-5s %2s %5d %7.1f | %7.3f %7.1f %6.1fM | %7.3f %5.2f | %7.3f %5.2f | %8.1f %8.1f %5.2f%% | %6s | %7.3f %5.2f\n' \
         "$tree" "$level" "${res[$k.files]}" "$(mb "$b")" \
         "$p" "$(calc "$b / 1e6 / $p")" "$(calc "${res[$k.rss]} / 1024")" \
         "${res[$k.tar]}" "$(calc "${res[$k.tar]} / $p")" \
         "${res[$k.sh]}" "$(calc "${res[$k.sh]} / $p")" \
         "$(mb "${res[$k.pr_bytes]}")" "$(mb "${res[$k.sh_bytes]}")" \
-        "$(pct "${res[$k.pr_bytes]}" "${res[$k.sh_bytes]}")" "${res[$k.check]}"
+        "$(pct "${res[$k.pr_bytes]}" "${res[$k.sh_bytes]}")" "${res[$k.check]}" \
+        "${res[$k.cp]}" "$(calc "${res[$k.cp]} / $p")"
     done
   done
   echo "  ratio = peer time / pipe-run time (> 1: pipe-run is faster); delta = pipe-run's .zst"

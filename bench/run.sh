@@ -34,7 +34,8 @@
 # pipeline on every tree, and >= 0.9x the CPU limit (cores x `zstd -b3` on the same data) on the
 # mixed and real trees; pipe-run bench within 10% of fio (0.90x..1.10x; the sequential read
 # 0.95x..1.10x); peak RSS <= memory_limit + 48 MiB. Level-1 rows and the one large file are
-# shown without a target. A failed output check (the parts' "check" column) fails its rows.
+# shown without a target, and so is `cp -r` of each tree (the floor per-file output has on the
+# file system). A failed output check (the parts' "check" column) fails its rows.
 # The exit status is 0 when every part ran, whatever the verdicts.
 #
 # Environment: ROUNDS (3; the issue asks for medians of at least 3), BENCH_DIR (bench/work, on
@@ -129,7 +130,8 @@ load '
   $1 == "cold" && $3 == "|" {
     print "h.cold.mb", $2; print "h.cold.pr", $4; print "h.cold.fio", $6; print "h.cold.ratio", $8
   }' "$hash_txt"
-# compress_bench.sh: "tree L files MB | pr_s MB/s RSS | tar_s ratio | sh_s ratio | ... | check"
+# compress_bench.sh: "tree L files MB | pr_s MB/s RSS | tar_s ratio | sh_s ratio | ... | check |
+# cp_s ratio"
 # and "large L MB | pr_s MB/s RSS CPU/wall | zstd_s ratio | ... | check".
 # shellcheck disable=SC2016 # an awk program
 load '
@@ -137,7 +139,7 @@ load '
     k = "c." $1 "." $2; sub(/M$/, "", $8)
     print k ".files", $3; print k ".mb", $4; print k ".pr", $6; print k ".rss", $8
     print k ".tar", $10; print k ".tar_ratio", $11; print k ".sh", $13; print k ".sh_ratio", $14
-    print k ".check", $20
+    print k ".check", $20; print k ".cp", $22; print k ".cp_ratio", $23
   }
   $1 == "cpulimit" && $4 == "|" {
     k = "c." $2 "." $3
@@ -168,7 +170,7 @@ for k in h.small.pr h.small.xa h.small.rss h.large.pr h.large.xa h.large.rss h.r
   [[ -n ${res[$k]:-} ]] || die "could not read $k from the parts' tables in $BENCH_DIR"
 done
 for tl in "${c_trees[@]}"; do
-  for f in pr tar sh rss zb limit pr_mbs limit_ratio; do
+  for f in pr tar sh cp rss zb limit pr_mbs limit_ratio; do
     [[ -n ${res[c.$tl.$f]:-} ]] || die "could not read c.$tl.$f from $compress_txt"
   done
 done
@@ -251,6 +253,9 @@ for tl in "${c_trees[@]}"; do
     "${res[$k.check]}" "${res[$k.tar_ratio]}"
   time_row "$desc vs the shell pipeline (xargs -P$cpus: xxhsum, zstd --output-dir-mirror)" \
     "${res[$k.pr]}" "${res[$k.sh]}" "$min_sh" "${res[$k.check]}" "${res[$k.sh_ratio]}"
+  # No target: what creating and writing the same files costs on this file system alone.
+  time_row "$desc vs \`cp -r\` of the tree (the same files created and written; no hashing, no compression)" \
+    "${res[$k.pr]}" "${res[$k.cp]}" "" "${res[$k.check]}" "${res[$k.cp_ratio]}"
   # Issue 5: at least 0.9x the CPU limit (cores x zstd -b3 on the same data) on mixed and real.
   min_limit=''
   [[ $level == 3 && $tree != small ]] && min_limit=0.9
@@ -406,6 +411,7 @@ trap 'rm -f -- "$section" "$section.new"' EXIT
   echo "cd $c/TREE && find . -type f -print0 | xargs -0 -P$cpus -n 64 sh -c '"
   echo "  xxhsum -H2 \"\$@\" >>SUMS/\$\$.xxh128 && exec zstd -q -LEVEL --output-dir-mirror OUT \"\$@\"' sh"
   echo "cat SUMS/*.xxh128 >OUT/checksums.xxh128"
+  echo "cp -r $c/TREE OUT/copy"
   echo "# one large file, warm: pipe-run against zstd"
   echo "pipe-run $c/conf/pr-large-LEVEL.toml"
   echo "zstd -T0 -LEVEL -q -o OUT/large.bin.zst -- $c/large/large.bin"
