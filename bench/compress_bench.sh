@@ -12,9 +12,10 @@
 #             xargs -0 -P$(nproc) -n 64 sh -c 'xxhsum -H2 ... ; zstd -LEVEL --output-dir-mirror'`
 #             (one checksum file per sh process, concatenated at the end: concurrent writers
 #             to one file would interleave lines), and
-#      copy:  `cp -r DIR` (no peer in the issue's targets: it creates and writes the same
-#             number of files and neither hashes nor compresses, the floor per-file output
-#             has on this file system),
+#      copy:  `cp -r DIR` (no target in the issue: it creates the same files and neither
+#             hashes nor compresses; it copies their bytes inside the kernel, with
+#             copy_file_range, so on the small files it shows the file system's file-creation
+#             floor, and on the large trees mostly a 1 GB in-kernel copy),
 #    on the trees of TREES:
 #      mixed: MIXED_FILES (4,000) files of log-uniform sizes 1 KiB..1 MiB in 256 directories,
 #             plus 11 large files of 1..64 MiB (383 MiB); about 1 GiB in all. Content: pieces of

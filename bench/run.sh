@@ -34,8 +34,8 @@
 # pipeline on every tree, and >= 0.9x the CPU limit (cores x `zstd -b3` on the same data) on the
 # mixed and real trees; pipe-run bench within 10% of fio (0.90x..1.10x; the sequential read
 # 0.95x..1.10x); peak RSS <= memory_limit + 48 MiB. Level-1 rows and the one large file are
-# shown without a target, and so is `cp -r` of each tree (the floor per-file output has on the
-# file system). A failed output check (the parts' "check" column) fails its rows.
+# shown without a target, and so is `cp -r` of each tree (on the small files, the file
+# system's file-creation floor). A failed output check (the parts' "check" column) fails its rows.
 # The exit status is 0 when every part ran, whatever the verdicts.
 #
 # Environment: ROUNDS (3; the issue asks for medians of at least 3), BENCH_DIR (bench/work, on
